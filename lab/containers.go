@@ -1,0 +1,415 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"lab/lab/table"
+	"lab/runtime/container"
+	"lab/runtime/engine"
+)
+
+type runFlags struct {
+	interactive, tty, rm, detach bool
+	name, workdir, hostname      string
+	network, entrypoint, user    string
+	env                          []string
+}
+
+func addRunFlags(fs *pflag.FlagSet) any {
+	f := &runFlags{}
+	fs.BoolVarP(&f.interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
+	fs.BoolVarP(&f.tty, "tty", "t", false, "Allocate a pseudo-TTY")
+	fs.BoolVar(&f.rm, "rm", false, "Automatically remove the container when it exits")
+	fs.BoolVarP(&f.detach, "detach", "d", false, "Run container in background and print container ID")
+	fs.StringVar(&f.name, "name", "", "Assign a name to the container")
+	fs.StringVarP(&f.workdir, "workdir", "w", "", "Working directory inside the container")
+	fs.StringVarP(&f.hostname, "hostname", "h", "", "Container host name")
+	fs.StringVar(&f.network, "network", "none", "Connect a container to a network (only \"none\": loopback)")
+	fs.StringVar(&f.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
+	fs.StringVarP(&f.user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
+	fs.StringArrayVarP(&f.env, "env", "e", nil, "Set environment variables")
+	return f
+}
+
+func (f *runFlags) createOptions(args []string, fs bool) (engine.CreateOptions, error) {
+	o := engine.CreateOptions{
+		Image: args[0], Name: f.name, WorkingDir: f.workdir, Hostname: f.hostname,
+		User: f.user, AutoRemove: f.rm, Tty: f.tty, OpenStdin: f.interactive,
+	}
+	if len(args) > 1 {
+		o.Cmd = args[1:]
+	}
+	if f.entrypoint != "" {
+		ep := []string{f.entrypoint}
+		o.Entrypoint = &ep
+	}
+	for _, e := range f.env {
+		if !strings.Contains(e, "=") {
+			// Docker: "-e NAME" passes the caller's value through, if set.
+			v, ok := os.LookupEnv(e)
+			if !ok {
+				continue
+			}
+			e += "=" + v
+		}
+		o.Env = append(o.Env, e)
+	}
+	switch f.network {
+	case "none", "":
+	default:
+		return o, &statusError{code: 125, msg: fmt.Sprintf("lab: network %q not supported: containers get a private loopback only (--network none)", f.network)}
+	}
+	if f.tty {
+		if !isTerminal(os.Stdin) {
+			return o, &statusError{code: 1, msg: "the input device is not a TTY"}
+		}
+		return o, &statusError{code: 125, msg: "lab: -t (a pseudo-terminal for the container) is not supported yet; leave out -t, or use -i to pipe stdin"}
+	}
+	if f.detach {
+		return o, &statusError{code: 125, msg: "lab: -d (detached containers) is not supported yet"}
+	}
+	return o, nil
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// forwardSignals relays the signals a user sends lab to the container, as Docker's
+// --sig-proxy does.
+func forwardSignals() (<-chan os.Signal, func()) {
+	ch := make(chan os.Signal, 8)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	return ch, func() { signal.Stop(ch) }
+}
+
+func containerCommands() map[string]*command {
+	return map[string]*command{
+		"run": {usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", short: "Create and run a new container from an image", flags: addRunFlags,
+			run: func(ctx context.Context, a *app, args []string) error {
+				if err := needArgs(a, args, 1, -1); err != nil {
+					return err
+				}
+				o, err := a.opts.(*runFlags).createOptions(args, true)
+				if err != nil {
+					return err
+				}
+				e, err := a.engine()
+				if err != nil {
+					return err
+				}
+				sigs, stop := forwardSignals()
+				defer stop()
+				c, err := e.Run(ctx, o, engine.StartOptions{IO: ioFor(a, o.OpenStdin), Signals: sigs})
+				if err != nil {
+					return err
+				}
+				return exitWith(c)
+			}},
+		"create": {usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", short: "Create a new container", flags: addRunFlags,
+			run: func(ctx context.Context, a *app, args []string) error {
+				if err := needArgs(a, args, 1, -1); err != nil {
+					return err
+				}
+				o, err := a.opts.(*runFlags).createOptions(args, true)
+				if err != nil {
+					return err
+				}
+				e, err := a.engine()
+				if err != nil {
+					return err
+				}
+				c, err := e.Create(ctx, o)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(a.stdout, c.ID)
+				return nil
+			}},
+		"start": {usage: "[OPTIONS] CONTAINER [CONTAINER...]", short: "Start one or more stopped containers", interspersed: true,
+			flags: func(fs *pflag.FlagSet) any {
+				f := &struct{ attach, interactive bool }{}
+				fs.BoolVarP(&f.attach, "attach", "a", false, "Attach STDOUT/STDERR and forward signals")
+				fs.BoolVarP(&f.interactive, "interactive", "i", false, "Attach container's STDIN")
+				return f
+			},
+			run: func(ctx context.Context, a *app, args []string) error {
+				if err := needArgs(a, args, 1, -1); err != nil {
+					return err
+				}
+				f := a.opts.(*struct{ attach, interactive bool })
+				e, err := a.engine()
+				if err != nil {
+					return err
+				}
+				if f.attach || f.interactive {
+					if len(args) > 1 {
+						return &statusError{code: 1, msg: "lab start: you cannot start and attach multiple containers at once"}
+					}
+					sigs, stop := forwardSignals()
+					defer stop()
+					c, err := e.Start(ctx, args[0], engine.StartOptions{IO: ioFor(a, f.interactive), Signals: sigs})
+					if err != nil {
+						return err
+					}
+					return exitWith(c)
+				}
+				// Without -a lab has no daemon to hand the container to: it runs it to
+				// completion with output kept in the log, then prints the name as Docker does.
+				for _, ref := range args {
+					if _, err := e.Start(ctx, ref, engine.StartOptions{}); err != nil {
+						return err
+					}
+					fmt.Fprintln(a.stdout, ref)
+				}
+				return nil
+			}},
+		"ps": {usage: "[OPTIONS]", short: "List containers", interspersed: true,
+			flags: func(fs *pflag.FlagSet) any {
+				f := &psFlags{}
+				fs.BoolVarP(&f.all, "all", "a", false, "Show all containers (default shows just running)")
+				fs.BoolVarP(&f.latest, "latest", "l", false, "Show the latest created container (includes all states)")
+				fs.IntVarP(&f.last, "last", "n", -1, "Show n last created containers (includes all states)")
+				fs.BoolVarP(&f.quiet, "quiet", "q", false, "Only display container IDs")
+				fs.BoolVar(&f.noTrunc, "no-trunc", false, "Don't truncate output")
+				fs.StringVar(&f.format, "format", "", "Format output: 'table' or 'json'")
+				return f
+			},
+			run: cmdPs},
+		"rm": {usage: "[OPTIONS] CONTAINER [CONTAINER...]", short: "Remove one or more containers", interspersed: true,
+			flags: func(fs *pflag.FlagSet) any {
+				return fs.BoolP("force", "f", false, "Force the removal of a running container")
+			},
+			run: func(ctx context.Context, a *app, args []string) error {
+				if err := needArgs(a, args, 1, -1); err != nil {
+					return err
+				}
+				e, err := a.engine()
+				if err != nil {
+					return err
+				}
+				var failed error
+				for _, ref := range args {
+					if _, err := e.Remove(ref, *a.opts.(*bool)); err != nil {
+						fmt.Fprintf(a.stderr, "lab rm: %v\n", err)
+						failed = &statusError{code: 1}
+						continue
+					}
+					fmt.Fprintln(a.stdout, ref)
+				}
+				return failed
+			}},
+		"diff": {usage: "CONTAINER", short: "Inspect changes to files or directories on a container's filesystem", interspersed: true,
+			run: func(ctx context.Context, a *app, args []string) error {
+				if err := needArgs(a, args, 1, 1); err != nil {
+					return err
+				}
+				e, err := a.engine()
+				if err != nil {
+					return err
+				}
+				changes, err := e.Diff(args[0])
+				if err != nil {
+					return err
+				}
+				for _, c := range changes {
+					fmt.Fprintln(a.stdout, c.String())
+				}
+				return nil
+			}},
+		"logs": {usage: "CONTAINER", short: "Fetch the logs of a container", interspersed: true,
+			run: func(ctx context.Context, a *app, args []string) error {
+				if err := needArgs(a, args, 1, 1); err != nil {
+					return err
+				}
+				e, err := a.engine()
+				if err != nil {
+					return err
+				}
+				return e.Logs(args[0], a.stdout, a.stderr)
+			}},
+		"export": {usage: "[OPTIONS] CONTAINER", short: "Export a container's filesystem as a tar archive", interspersed: true,
+			flags: func(fs *pflag.FlagSet) any {
+				return fs.StringP("output", "o", "", "Write to a file, instead of STDOUT")
+			},
+			run: func(ctx context.Context, a *app, args []string) error {
+				if err := needArgs(a, args, 1, 1); err != nil {
+					return err
+				}
+				e, err := a.engine()
+				if err != nil {
+					return err
+				}
+				out := *a.opts.(*string)
+				if out == "" {
+					if f, ok := a.stdout.(*os.File); ok && isTerminal(f) {
+						return &statusError{code: 1, msg: "lab export: cowardly refusing to save to a terminal. Use the -o flag or redirect"}
+					}
+					return e.Export(ctx, args[0], a.stdout)
+				}
+				return writeFileWith(out, func(w io.Writer) error { return e.Export(ctx, args[0], w) })
+			}},
+		"inspect": {usage: "[OPTIONS] NAME|ID [NAME|ID...]", short: "Return low-level information on containers and images", interspersed: true,
+			flags: func(fs *pflag.FlagSet) any {
+				return fs.String("type", "", "Only inspect objects of the given type (container or image)")
+			},
+			run: cmdInspect},
+	}
+}
+
+// ioFor wires lab's stdio to a container; stdin only with -i.
+func ioFor(a *app, interactive bool) engine.IO {
+	io := engine.IO{Stdout: a.stdout, Stderr: a.stderr}
+	if interactive {
+		io.Stdin = a.stdin
+	}
+	return io
+}
+
+// exitWith makes lab exit with the container's status, like `docker run`.
+func exitWith(c *container.Container) error {
+	if c.State.ExitCode != 0 {
+		return &statusError{code: c.State.ExitCode}
+	}
+	return nil
+}
+
+// writeFileWith writes a file through fn, removing it again if fn fails.
+func writeFileWith(path string, fn func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	return f.Close()
+}
+
+type psFlags struct {
+	all, latest, quiet, noTrunc bool
+	last                        int
+	format                      string
+}
+
+func cmdPs(ctx context.Context, a *app, args []string) error {
+	if err := needArgs(a, args, 0, 0); err != nil {
+		return err
+	}
+	f := a.opts.(*psFlags)
+	e, err := a.engine()
+	if err != nil {
+		return err
+	}
+	cs, err := e.Containers.List()
+	if err != nil {
+		return err
+	}
+	n := f.last
+	if f.latest {
+		n = 1
+	}
+	var rows []*container.Container
+	for _, c := range cs {
+		if f.all || n > 0 || c.State.Status == container.Running {
+			rows = append(rows, c)
+		}
+	}
+	if n >= 0 && len(rows) > n {
+		rows = rows[:n]
+	}
+	now := time.Now()
+	switch f.format {
+	case "", "table":
+		return table.Ps(a.stdout, TableContainers(rows), table.PsOptions{NoTrunc: f.noTrunc, Quiet: f.quiet, Now: now})
+	case "json", "{{json .}}":
+		enc := json.NewEncoder(a.stdout)
+		for _, c := range TableContainers(rows) {
+			if err := enc.Encode(psJSON(c, now)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return &statusError{code: 125, msg: fmt.Sprintf("lab ps: unsupported --format %q (use table or json)", f.format)}
+}
+
+// TableContainers converts records for the table printer (shared with the Lua binding).
+func TableContainers(cs []*container.Container) []table.Container {
+	out := make([]table.Container, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, TableContainer(c))
+	}
+	return out
+}
+
+// TableContainer converts one record for the table printer.
+func TableContainer(c *container.Container) table.Container {
+	return table.Container{
+		ID: c.ID, Image: c.Config.Image, Command: c.Command(), Created: c.Created,
+		State: c.State.Status, ExitCode: c.State.ExitCode, Started: c.State.StartedAt,
+		Finished: c.State.FinishedAt, Name: c.Name,
+	}
+}
+
+func psJSON(c table.Container, now time.Time) map[string]any {
+	return map[string]any{
+		"ID": c.ID[:12], "Image": c.Image, "Command": fmt.Sprintf("%q", c.Command),
+		"CreatedAt":  c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
+		"RunningFor": table.Ago(now, c.Created), "State": c.State, "Status": table.Status(c, now),
+		"Names": c.Name, "Ports": "", "Labels": "", "Mounts": "", "Networks": "none", "LocalVolumes": "0", "Size": "",
+	}
+}
+
+func cmdInspect(ctx context.Context, a *app, args []string) error {
+	if err := needArgs(a, args, 1, -1); err != nil {
+		return err
+	}
+	typ := *a.opts.(*string)
+	e, err := a.engine()
+	if err != nil {
+		return err
+	}
+	var out []any
+	var failed error
+	for _, ref := range args {
+		if typ != "image" {
+			if c, err := e.Containers.Get(ref); err == nil {
+				out = append(out, e.InspectContainer(c))
+				continue
+			} else if !errors.Is(err, container.ErrNotFound) || typ == "container" {
+				fmt.Fprintf(a.stderr, "lab inspect: %v\n", err)
+				failed = &statusError{code: 1}
+				continue
+			}
+		}
+		img, err := e.Images.Get(ref)
+		if err != nil {
+			fmt.Fprintf(a.stderr, "lab inspect: no such object: %s\n", ref)
+			failed = &statusError{code: 1}
+			continue
+		}
+		out = append(out, e.InspectImage(img))
+	}
+	if out == nil {
+		out = []any{}
+	}
+	b, _ := json.MarshalIndent(out, "", "    ")
+	fmt.Fprintln(a.stdout, string(b))
+	return failed
+}

@@ -1,0 +1,281 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	units "github.com/docker/go-units"
+	"github.com/spf13/pflag"
+
+	"lab/lab/table"
+	"lab/runtime/engine"
+	"lab/runtime/image"
+	"lab/runtime/reference"
+)
+
+type imagesFlags struct {
+	all, quiet, noTrunc bool
+	format              string
+}
+
+type commitFlags struct {
+	message, author string
+	changes         []string
+}
+
+type importFlags struct {
+	message string
+	changes []string
+}
+
+func imageCommands() map[string]*command {
+	return map[string]*command{
+		"images": {usage: "[OPTIONS] [REPOSITORY[:TAG]]", short: "List images", interspersed: true,
+			flags: func(fs *pflag.FlagSet) any {
+				f := &imagesFlags{}
+				fs.BoolVarP(&f.all, "all", "a", false, "Show all images (default hides intermediate images)")
+				fs.BoolVarP(&f.quiet, "quiet", "q", false, "Only show image IDs")
+				fs.BoolVar(&f.noTrunc, "no-trunc", false, "Don't truncate output")
+				fs.StringVar(&f.format, "format", "", "Format output: 'table' or 'json'")
+				return f
+			},
+			run: cmdImages},
+		"commit": {usage: "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]", short: "Create a new image from a container's changes", interspersed: true,
+			flags: func(fs *pflag.FlagSet) any {
+				f := &commitFlags{}
+				fs.StringVarP(&f.message, "message", "m", "", "Commit message")
+				fs.StringVarP(&f.author, "author", "a", "", "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")")
+				fs.StringArrayVarP(&f.changes, "change", "c", nil, "Apply Dockerfile instruction to the created image")
+				fs.BoolP("pause", "p", true, "Pause container during commit (accepted for compatibility)")
+				return f
+			},
+			run: func(ctx context.Context, a *app, args []string) error {
+				if err := needArgs(a, args, 1, 2); err != nil {
+					return err
+				}
+				f := a.opts.(*commitFlags)
+				e, err := a.engine()
+				if err != nil {
+					return err
+				}
+				ref := ""
+				if len(args) == 2 {
+					ref = args[1]
+				}
+				img, err := e.Commit(ctx, args[0], commitOptions(ref, f))
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(a.stdout, img.ID)
+				return nil
+			}},
+		"rmi": {usage: "[OPTIONS] IMAGE [IMAGE...]", short: "Remove one or more images", interspersed: true,
+			flags: func(fs *pflag.FlagSet) any { return fs.BoolP("force", "f", false, "Force removal of the image") },
+			run: func(ctx context.Context, a *app, args []string) error {
+				if err := needArgs(a, args, 1, -1); err != nil {
+					return err
+				}
+				e, err := a.engine()
+				if err != nil {
+					return err
+				}
+				var failed error
+				for _, ref := range args {
+					lines, err := e.RemoveImage(ref, *a.opts.(*bool))
+					for _, l := range lines {
+						fmt.Fprintln(a.stdout, l)
+					}
+					if err != nil {
+						fmt.Fprintf(a.stderr, "lab rmi: %v\n", err)
+						failed = &statusError{code: 1}
+					}
+				}
+				return failed
+			}},
+		"tag": {usage: "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", interspersed: true,
+			run: func(ctx context.Context, a *app, args []string) error {
+				if err := needArgs(a, args, 2, 2); err != nil {
+					return err
+				}
+				e, err := a.engine()
+				if err != nil {
+					return err
+				}
+				return e.Tag(args[0], args[1])
+			}},
+		"history": {usage: "[OPTIONS] IMAGE", short: "Show the history of an image", interspersed: true,
+			flags: func(fs *pflag.FlagSet) any {
+				f := &imagesFlags{}
+				fs.BoolVarP(&f.quiet, "quiet", "q", false, "Only show image IDs")
+				fs.BoolVar(&f.noTrunc, "no-trunc", false, "Don't truncate output")
+				return f
+			},
+			run: func(ctx context.Context, a *app, args []string) error {
+				if err := needArgs(a, args, 1, 1); err != nil {
+					return err
+				}
+				f := a.opts.(*imagesFlags)
+				e, err := a.engine()
+				if err != nil {
+					return err
+				}
+				hs, err := e.History(args[0])
+				if err != nil {
+					return err
+				}
+				var rows []table.History
+				for _, h := range hs {
+					id := h.ID
+					if id != "<missing>" && !f.noTrunc {
+						id = strings.TrimPrefix(id, "sha256:")[:12]
+					}
+					if f.quiet {
+						fmt.Fprintln(a.stdout, id)
+						continue
+					}
+					rows = append(rows, table.History{ID: id, Created: h.Created, CreatedBy: h.CreatedBy, Size: h.Size, Comment: h.Comment})
+				}
+				if f.quiet {
+					return nil
+				}
+				return table.HistoryTable(a.stdout, rows, f.noTrunc, time.Now())
+			}},
+		"import": {usage: "[OPTIONS] file|- [REPOSITORY[:TAG]]", short: "Import the contents from a tarball to create a filesystem image", interspersed: true,
+			flags: func(fs *pflag.FlagSet) any {
+				f := &importFlags{}
+				fs.StringVarP(&f.message, "message", "m", "", "Set commit message for imported image")
+				fs.StringArrayVarP(&f.changes, "change", "c", nil, "Apply Dockerfile instruction to the created image")
+				return f
+			},
+			run: func(ctx context.Context, a *app, args []string) error {
+				if err := needArgs(a, args, 1, 2); err != nil {
+					return err
+				}
+				f := a.opts.(*importFlags)
+				e, err := a.engine()
+				if err != nil {
+					return err
+				}
+				var r io.Reader = a.stdin
+				if args[0] != "-" {
+					file, err := os.Open(args[0])
+					if err != nil {
+						return err
+					}
+					defer file.Close()
+					r = file
+				}
+				ref := ""
+				if len(args) == 2 {
+					ref = args[1]
+				}
+				img, err := e.Import(ctx, r, ref, f.message, f.changes)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(a.stdout, img.ID)
+				return nil
+			}},
+		"bootstrap": {usage: "busybox", short: "Build a base image from the host (busybox:latest from busybox-static)", interspersed: true,
+			run: func(ctx context.Context, a *app, args []string) error {
+				if err := needArgs(a, args, 1, 1); err != nil {
+					return err
+				}
+				e, err := a.engine()
+				if err != nil {
+					return err
+				}
+				img, err := e.Bootstrap(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(a.stdout, img.ID)
+				return nil
+			}},
+	}
+}
+
+func commitOptions(ref string, f *commitFlags) engineCommit {
+	return engineCommit{Ref: ref, Message: f.message, Author: f.author, Changes: f.changes}
+}
+
+func cmdImages(ctx context.Context, a *app, args []string) error {
+	if err := needArgs(a, args, 0, 1); err != nil {
+		return err
+	}
+	f := a.opts.(*imagesFlags)
+	e, err := a.engine()
+	if err != nil {
+		return err
+	}
+	imgs, err := e.Images.List()
+	if err != nil {
+		return err
+	}
+	var filter *reference.Ref
+	if len(args) == 1 {
+		r, err := reference.Parse(args[0])
+		if err != nil {
+			return err
+		}
+		filter = &r
+	}
+	rows := TableImages(imgs)
+	if filter != nil {
+		var kept []table.Image
+		for _, r := range rows {
+			if r.Repository == filter.Repository() && (!strings.Contains(args[0], ":") || r.Tag == filter.Tag) {
+				kept = append(kept, r)
+			}
+		}
+		rows = kept
+	}
+	now := time.Now()
+	switch f.format {
+	case "", "table":
+		return table.Images(a.stdout, rows, table.ImagesOptions{NoTrunc: f.noTrunc, Quiet: f.quiet, Now: now})
+	case "json", "{{json .}}":
+		enc := json.NewEncoder(a.stdout)
+		for _, r := range rows {
+			err := enc.Encode(map[string]any{
+				"ID": strings.TrimPrefix(r.ID, "sha256:")[:12], "Repository": r.Repository, "Tag": r.Tag,
+				"CreatedAt": r.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), "CreatedSince": table.Ago(now, r.Created),
+				"Size": humanSize(r.Size), "Digest": "<none>", "Containers": "N/A", "SharedSize": "N/A", "UniqueSize": "N/A", "VirtualSize": humanSize(r.Size),
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return &statusError{code: 125, msg: fmt.Sprintf("lab images: unsupported --format %q (use table or json)", f.format)}
+}
+
+// TableImages turns images into table rows: one per tag, one "<none>" row for an
+// untagged image, as `docker images` lists them.
+func TableImages(imgs []*image.Image) []table.Image {
+	var rows []table.Image
+	for _, img := range imgs {
+		if len(img.Tags) == 0 {
+			rows = append(rows, table.Image{ID: img.ID.String(), Repository: "<none>", Tag: "<none>", Created: img.Created(), Size: img.Size()})
+		}
+		for _, t := range img.Tags {
+			r, err := reference.Parse(t)
+			repo, tag := t, "<none>"
+			if err == nil {
+				repo, tag = r.Repository(), r.Tag
+			}
+			rows = append(rows, table.Image{ID: img.ID.String(), Repository: repo, Tag: tag, Created: img.Created(), Size: img.Size()})
+		}
+	}
+	return rows
+}
+
+type engineCommit = engine.CommitOptions
+
+func humanSize(n int64) string { return units.HumanSizeWithPrecision(float64(n), 3) }

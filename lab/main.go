@@ -1,0 +1,152 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"lab/runtime/engine"
+)
+
+// command is one CLI verb.
+type command struct {
+	usage string // after "lab VERB "
+	short string
+	run   func(ctx context.Context, a *app, args []string) error
+	// interspersed lets flags follow arguments; off for verbs that pass a command line on.
+	interspersed bool
+	flags        func(fs *pflag.FlagSet) any
+}
+
+// app carries what every verb needs.
+type app struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	eng    *engine.Engine
+	opts   any
+	verb   string
+}
+
+func (a *app) engine() (*engine.Engine, error) {
+	if a.eng != nil {
+		return a.eng, nil
+	}
+	e, err := engine.Open(engine.DefaultRoot())
+	if err != nil {
+		return nil, err
+	}
+	a.eng = e
+	return e, nil
+}
+
+// statusError makes a verb exit with a given status after printing msg (if any).
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+var commands map[string]*command
+
+func init() {
+	commands = map[string]*command{}
+	for name, c := range containerCommands() {
+		commands[name] = c
+	}
+	for name, c := range imageCommands() {
+		commands[name] = c
+	}
+}
+
+// Main runs lab with args (without the program name) and returns the exit status.
+func Main(args []string) int {
+	return run(context.Background(), &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, args)
+}
+
+func run(ctx context.Context, a *app, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
+		usage(a.stdout)
+		return 0
+	}
+	verb := args[0]
+	c, ok := commands[verb]
+	if !ok {
+		fmt.Fprintf(a.stderr, "lab: '%s' is not a lab command.\nSee 'lab --help'\n", verb)
+		return 125
+	}
+	a.verb = verb
+	fs := pflag.NewFlagSet("lab "+verb, pflag.ContinueOnError)
+	fs.SetInterspersed(c.interspersed)
+	fs.SetOutput(io.Discard)
+	help := fs.Bool("help", false, "Print usage")
+	if c.flags != nil {
+		a.opts = c.flags(fs)
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		fmt.Fprintf(a.stderr, "lab %s: %v\nSee 'lab %s --help'.\n", verb, err, verb)
+		return 125
+	}
+	if *help {
+		fmt.Fprintf(a.stdout, "\nUsage:  lab %s %s\n\n%s\n\nOptions:\n%s", verb, c.usage, c.short, fs.FlagUsages())
+		return 0
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGPIPE)
+	defer stop()
+	err := c.run(ctx, a, fs.Args())
+	if err == nil {
+		return 0
+	}
+	var se *statusError
+	if errors.As(err, &se) {
+		if se.msg != "" {
+			fmt.Fprintln(a.stderr, se.msg)
+		}
+		return se.code
+	}
+	fmt.Fprintf(a.stderr, "lab %s: %v\n", verb, err)
+	// Docker: the run family exits 125 when lab itself fails, other verbs 1.
+	switch verb {
+	case "run", "create", "start":
+		return engine.Code(err, 125)
+	}
+	return engine.Code(err, 1)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, "\nUsage:  lab COMMAND [OPTIONS]\n        lab FILE.lua [ARGS...]\n        lab                 (REPL on a terminal, script on stdin otherwise)\n\nA container lab driven by Lua, with Docker's verbs.\n\nCommands:\n")
+	var names []string
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].short)
+	}
+	fmt.Fprint(w, "\nRun 'lab COMMAND --help' for more information on a command.\n")
+}
+
+// needArgs checks the argument count like Docker's cobra validators.
+func needArgs(a *app, args []string, min, max int) error {
+	if len(args) >= min && (max < 0 || len(args) <= max) {
+		return nil
+	}
+	c := commands[a.verb]
+	want := fmt.Sprintf("at least %d argument", min)
+	if min == max {
+		want = fmt.Sprintf("exactly %d argument", min)
+	}
+	if min != 1 && !strings.HasSuffix(want, "s") {
+		want += "s"
+	}
+	return &statusError{code: 125, msg: fmt.Sprintf("\"lab %s\" requires %s.\nSee 'lab %s --help'.\n\nUsage:  lab %s %s\n\n%s", a.verb, want, a.verb, a.verb, c.usage, c.short)}
+}

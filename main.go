@@ -1,0 +1,18 @@
+// Command lab is a container lab driven by embedded Lua. See README.md.
+package main
+
+import (
+	"os"
+
+	"lab/lab"
+	"lab/runtime/proc"
+)
+
+func main() {
+	// A container init is this same binary re-executed: it must take over before any
+	// other start-up work.
+	if proc.IsInit() {
+		proc.Init()
+	}
+	os.Exit(lab.Main(os.Args[1:]))
+}

@@ -1,0 +1,20 @@
+// Package engine is the facade the CLI and the Lua binding talk to: it wires the blob
+// store, images, containers and the process runner together and implements Docker's
+// verbs (create, start, run, commit, diff, export, rm, rmi, tag, import, ...).
+//
+// State directory ($LAB_ROOT, default /var/lib/lab for root, $XDG_DATA_HOME/lab otherwise):
+//
+//	oci-layout                 OCI image layout marker (skopeo/umoci can read the store)
+//	index.json                 the image index: one entry per tag, plus untagged images
+//	blobs/sha256/<hex>         layers (uncompressed tars), configs, manifests; read-only
+//	ingest/                    blobs being written (temp files; safe to delete when idle)
+//	layers/<diffid-hex>/       each layer unpacked once, overlay form, shared read-only
+//	layers/init/               mount points every container needs (/proc, /etc/hosts, ...)
+//	containers/<id>/           config.json, upper/, work/, rootfs/, hostname, hosts,
+//	                           container.log, lock
+//	names/<name> -> <id>       container name reservations
+//	lock                       serialises index.json updates between lab processes
+//
+// Writes follow one rule: data first, then the thing that names it, each replaced
+// atomically (temp + fsync + rename), so a crash leaves at worst unreferenced data.
+package engine

@@ -1,0 +1,353 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"lab/runtime/container"
+	"lab/runtime/image"
+	"lab/runtime/proc"
+)
+
+// CreateOptions are `docker create`/`docker run` options.
+type CreateOptions struct {
+	Image      string
+	Cmd        []string  // nil: the image's Cmd
+	Entrypoint *[]string // nil: the image's Entrypoint
+	Name       string
+	Env        []string
+	WorkingDir string
+	Hostname   string
+	User       string
+	AutoRemove bool
+	Tty        bool
+	OpenStdin  bool
+}
+
+const hostsFile = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+
+// Create makes a container from an image without starting it.
+func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Container, error) {
+	img, err := e.Images.Get(o.Image)
+	if err != nil {
+		return nil, &ExitError{Code: 125, Err: err}
+	}
+	ic := img.Config.Config
+	entry := ic.Entrypoint
+	if o.Entrypoint != nil {
+		entry = *o.Entrypoint
+	}
+	cmd := ic.Cmd
+	if o.Cmd != nil {
+		cmd = o.Cmd
+	} else if o.Entrypoint != nil {
+		cmd = nil // like Docker: a new entrypoint drops the image's Cmd
+	}
+	argv := append(append([]string{}, entry...), cmd...)
+	if len(argv) == 0 {
+		return nil, &ExitError{Code: 125, Err: errors.New("no command specified")}
+	}
+	env := mergeEnv(ic.Env, o.Env)
+	wd := o.WorkingDir
+	if wd == "" {
+		wd = ic.WorkingDir
+	}
+	if wd != "" && !strings.HasPrefix(wd, "/") {
+		return nil, &ExitError{Code: 125, Err: fmt.Errorf("the working directory '%s' is invalid, it needs to be an absolute path", wd)}
+	}
+	user := o.User
+	if user == "" {
+		user = ic.User
+	}
+	c := &container.Container{
+		ID:      container.NewID(),
+		Name:    o.Name,
+		Created: time.Now().UTC(),
+		Image:   img.ID.String(),
+		Path:    argv[0],
+		Args:    argv[1:],
+		Config: container.Config{
+			Image: o.Image, Env: env, WorkingDir: wd, Hostname: o.Hostname, User: user,
+			Tty: o.Tty, OpenStdin: o.OpenStdin, AutoRemove: o.AutoRemove,
+			Entrypoint: entry, Cmd: cmd,
+		},
+		State: container.State{Status: container.Created},
+	}
+	if c.Config.Hostname == "" {
+		c.Config.Hostname = c.ShortID()
+	}
+	files := map[string][]byte{"hostname": []byte(c.Config.Hostname + "\n"), "hosts": []byte(hostsFile)}
+	if err := e.Containers.Create(c, files); err != nil {
+		return nil, &ExitError{Code: 125, Err: err}
+	}
+	return c, nil
+}
+
+// mergeEnv overrides image variables with user ones, keeping the image's order.
+func mergeEnv(base, over []string) []string {
+	out := append([]string{}, base...)
+	for _, kv := range over {
+		out = setEnv(out, kv)
+	}
+	return out
+}
+
+func setEnv(env []string, kv string) []string {
+	k, _, _ := strings.Cut(kv, "=")
+	for i, e := range env {
+		if ek, _, _ := strings.Cut(e, "="); ek == k {
+			env[i] = kv
+			return env
+		}
+	}
+	return append(env, kv)
+}
+
+// processEnv is the environment the command sees, built as Docker does: PATH and
+// HOSTNAME (and TERM with a tty) first, the container's variables over them, HOME last.
+func processEnv(c *container.Container) []string {
+	env := []string{"PATH=" + image.DefaultPath, "HOSTNAME=" + c.Config.Hostname}
+	if c.Config.Tty {
+		env = append(env, "TERM=xterm")
+	}
+	for _, kv := range c.Config.Env {
+		env = setEnv(env, kv)
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "HOME=") {
+			return env
+		}
+	}
+	return append(env, "HOME=/root")
+}
+
+// IO is a container's stdio.
+type IO = proc.IO
+
+// StartOptions attach a start to the caller.
+type StartOptions struct {
+	proc.IO
+	Signals <-chan os.Signal // forwarded to the container while it runs
+	Timeout time.Duration    // kill the container after this long (0: never)
+}
+
+// ErrTimeout is returned (wrapped) when a container was killed by StartOptions.Timeout.
+var ErrTimeout = errors.New("container timed out")
+
+// Start runs a created or exited container to completion on its own filesystem and
+// returns its final record. A non-zero exit is not an error; failing to run the command
+// is (an *ExitError with 125, 126 or 127). Cancelling ctx kills the container.
+func (e *Engine) Start(ctx context.Context, ref string, o StartOptions) (*container.Container, error) {
+	c, err := e.Containers.Get(ref)
+	if err != nil {
+		return nil, &ExitError{Code: 125, Err: err}
+	}
+	return e.start(ctx, c, o)
+}
+
+func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptions) (*container.Container, error) {
+	unlock, err := e.Containers.Lock(c.ID)
+	if err != nil {
+		return nil, &ExitError{Code: 125, Err: err}
+	}
+	defer unlock()
+	spec, err := e.spec(ctx, c)
+	if err != nil {
+		return nil, &ExitError{Code: 125, Err: err}
+	}
+	logf, err := os.OpenFile(e.Containers.LogPath(c.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, &ExitError{Code: 125, Err: err}
+	}
+	defer logf.Close()
+	lw := &logWriter{f: logf}
+	stdio := proc.IO{Stdin: o.Stdin, Stdout: lw.stream("stdout", o.Stdout), Stderr: lw.stream("stderr", o.Stderr)}
+	if !c.Config.OpenStdin {
+		stdio.Stdin = nil
+	}
+	p, err := proc.Start(spec, stdio)
+	if err != nil {
+		var se *proc.StartError
+		if errors.As(err, &se) {
+			c.State.ExitCode = se.Code
+			c.State.Error = se.Msg
+			e.Containers.Save(c, false)
+			return c, &ExitError{Code: se.Code, Err: se}
+		}
+		return c, &ExitError{Code: 125, Err: err}
+	}
+	c.State = container.State{Status: container.Running, Running: true, Pid: p.Pid(), StartedAt: time.Now().UTC()}
+	if err := e.Containers.Save(c, false); err != nil {
+		p.Signal(syscall.SIGKILL)
+		p.Wait()
+		return c, &ExitError{Code: 125, Err: err}
+	}
+	done := make(chan struct{})
+	var timedOut bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var timer <-chan time.Time
+		if o.Timeout > 0 {
+			t := time.NewTimer(o.Timeout)
+			defer t.Stop()
+			timer = t.C
+		}
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				p.Signal(syscall.SIGKILL)
+				return
+			case <-timer:
+				timedOut = true
+				p.Signal(syscall.SIGKILL)
+				return
+			case s := <-o.Signals:
+				p.Signal(s)
+			}
+		}
+	}()
+	code, werr := p.Wait()
+	close(done)
+	wg.Wait()
+	c.State.Status = container.Exited
+	c.State.Running = false
+	c.State.Pid = 0
+	c.State.ExitCode = code
+	c.State.FinishedAt = time.Now().UTC()
+	if werr != nil {
+		c.State.Error = werr.Error()
+	}
+	// An --rm container is about to go: its final state need not survive a crash.
+	if err := e.Containers.Save(c, !c.Config.AutoRemove); err != nil {
+		return c, &ExitError{Code: 125, Err: err}
+	}
+	switch {
+	case timedOut:
+		return c, fmt.Errorf("%w after %s: %s", ErrTimeout, o.Timeout, c.ShortID())
+	case ctx.Err() != nil:
+		return c, ctx.Err()
+	}
+	return c, nil
+}
+
+// spec assembles what the init needs: the layer stack, the container's own dirs and
+// the process it runs.
+func (e *Engine) spec(ctx context.Context, c *container.Container) (*proc.Spec, error) {
+	img, err := e.Images.Get(c.Image)
+	if err != nil {
+		return nil, fmt.Errorf("image of container %s: %w", c.ShortID(), err)
+	}
+	lowers, err := e.Images.LayerDirs(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	initDir, err := e.initLayer()
+	if err != nil {
+		return nil, err
+	}
+	dir := e.Containers.Dir(c.ID)
+	return &proc.Spec{
+		Rootfs:   e.Containers.RootfsDir(c.ID),
+		Lower:    append([]string{initDir}, lowers...),
+		Upper:    e.Containers.UpperDir(c.ID),
+		Work:     e.Containers.WorkDir(c.ID),
+		Hostname: c.Config.Hostname,
+		Binds:    []proc.Bind{{Source: dir + "/hostname", Target: "/etc/hostname"}, {Source: dir + "/hosts", Target: "/etc/hosts"}},
+		Args:     append([]string{c.Path}, c.Args...),
+		Env:      processEnv(c),
+		Cwd:      c.Config.WorkingDir,
+		User:     c.Config.User,
+	}, nil
+}
+
+// Run is create + start + wait (+ remove with AutoRemove), like `docker run`.
+func (e *Engine) Run(ctx context.Context, co CreateOptions, so StartOptions) (*container.Container, error) {
+	c, err := e.Create(ctx, co)
+	if err != nil {
+		return nil, err
+	}
+	c, err = e.start(ctx, c, so)
+	if co.AutoRemove && c != nil {
+		if rerr := e.Containers.Remove(c); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return c, err
+}
+
+// logWriter keeps a container's output as JSON lines, one per write, tagged with the
+// stream, like Docker's json-file driver.
+type logWriter struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+type logEntry struct {
+	Log    string    `json:"log"`
+	Stream string    `json:"stream"`
+	Time   time.Time `json:"time"`
+}
+
+func (l *logWriter) stream(name string, to io.Writer) io.Writer {
+	return writerFunc(func(p []byte) (int, error) {
+		l.mu.Lock()
+		b, _ := json.Marshal(logEntry{Log: string(p), Stream: name, Time: time.Now().UTC()})
+		l.f.Write(append(b, '\n'))
+		l.mu.Unlock()
+		if to != nil {
+			if _, err := to.Write(p); err != nil {
+				// The reader went away (e.g. a closed pipe); keep logging, drop the copy.
+				return len(p), nil
+			}
+		}
+		return len(p), nil
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// Logs replays a container's output to stdout and stderr.
+func (e *Engine) Logs(ref string, stdout, stderr io.Writer) error {
+	c, err := e.Containers.Get(ref)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(e.Containers.LogPath(c.ID))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	for {
+		var le logEntry
+		if err := dec.Decode(&le); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("read log: %w", err)
+		}
+		w := stdout
+		if le.Stream == "stderr" {
+			w = stderr
+		}
+		if _, err := io.WriteString(w, le.Log); err != nil {
+			return err
+		}
+	}
+}

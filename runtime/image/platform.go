@@ -1,0 +1,5 @@
+package image
+
+import goruntime "runtime"
+
+func goarch() string { return goruntime.GOARCH }

@@ -1,0 +1,585 @@
+package image
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"lab/runtime/archive"
+	"lab/runtime/content"
+	"lab/runtime/reference"
+)
+
+// ErrNotFound is returned when no image matches a reference or ID.
+var ErrNotFound = errors.New("no such image")
+
+// ErrAmbiguous is returned when an ID prefix matches more than one image.
+var ErrAmbiguous = errors.New("ambiguous image id")
+
+// Image is one image as read from the store. It is a snapshot: changing the store does
+// not change an Image already returned.
+type Image struct {
+	ID       digest.Digest      // digest of the config blob
+	Manifest ocispec.Descriptor // the manifest as listed in index.json
+	Config   ocispec.Image
+	Layers   []ocispec.Descriptor
+	Tags     []string // familiar refs, e.g. "busybox:latest"
+}
+
+// Size is the sum of the layer sizes, which for lab's uncompressed layers is the size
+// of the image's content (Docker's SIZE column).
+func (i *Image) Size() int64 {
+	var n int64
+	for _, l := range i.Layers {
+		n += l.Size
+	}
+	return n
+}
+
+// Created is the image's creation time (zero when the config has none).
+func (i *Image) Created() time.Time {
+	if i.Config.Created == nil {
+		return time.Time{}
+	}
+	return *i.Config.Created
+}
+
+// Store manages images in the OCI layout at Root.
+type Store struct {
+	content *content.Store
+	root    string
+	layers  string
+	lock    string
+}
+
+// NewStore opens the image store of the layout at root, sharing blobs with c.
+func NewStore(c *content.Store, root string) (*Store, error) {
+	s := &Store{content: c, root: root, layers: filepath.Join(root, "layers"), lock: filepath.Join(root, "lock")}
+	if err := os.MkdirAll(s.layers, 0o700); err != nil {
+		return nil, fmt.Errorf("open image store: %w", err)
+	}
+	if _, err := os.Stat(s.indexPath()); errors.Is(err, fs.ErrNotExist) {
+		err := s.update(func(*ocispec.Index) error { return nil })
+		if err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Content is the blob store the images live in.
+func (s *Store) Content() *content.Store { return s.content }
+
+func (s *Store) indexPath() string { return filepath.Join(s.root, "index.json") }
+
+func (s *Store) readIndex() (ocispec.Index, error) {
+	var idx ocispec.Index
+	b, err := os.ReadFile(s.indexPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		idx.SchemaVersion = 2
+		idx.MediaType = ocispec.MediaTypeImageIndex
+		return idx, nil
+	}
+	if err != nil {
+		return idx, fmt.Errorf("read index: %w", err)
+	}
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return idx, fmt.Errorf("read index: %w", err)
+	}
+	return idx, nil
+}
+
+// update is the only writer of index.json: it runs fn on the current index under the
+// store lock and replaces the file durably.
+func (s *Store) update(fn func(*ocispec.Index) error) error {
+	unlock, err := content.LockFile(s.lock)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	idx, err := s.readIndex()
+	if err != nil {
+		return err
+	}
+	if err := fn(&idx); err != nil {
+		return err
+	}
+	idx.SchemaVersion = 2
+	idx.MediaType = ocispec.MediaTypeImageIndex
+	if idx.Manifests == nil {
+		idx.Manifests = []ocispec.Descriptor{}
+	}
+	b, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		return err
+	}
+	return content.WriteFileAtomic(s.indexPath(), b, 0o644, true)
+}
+
+func refName(d ocispec.Descriptor) string { return d.Annotations[ocispec.AnnotationRefName] }
+
+// List returns every image, tags gathered, newest first.
+func (s *Store) List() ([]*Image, error) {
+	idx, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	byDigest := map[digest.Digest]*Image{}
+	var out []*Image
+	for _, d := range idx.Manifests {
+		img, ok := byDigest[d.Digest]
+		if !ok {
+			img, err = s.load(d)
+			if err != nil {
+				return nil, err
+			}
+			byDigest[d.Digest] = img
+			out = append(out, img)
+		}
+		if r := refName(d); r != "" {
+			img.Tags = append(img.Tags, r)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created().After(out[j].Created()) })
+	return out, nil
+}
+
+func (s *Store) load(d ocispec.Descriptor) (*Image, error) {
+	mb, err := s.content.ReadBlob(d.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("load manifest: %w", err)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(mb, &m); err != nil {
+		return nil, fmt.Errorf("load manifest %s: %w", d.Digest, err)
+	}
+	cb, err := s.content.ReadBlob(m.Config.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	img := &Image{ID: m.Config.Digest, Manifest: ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, Layers: m.Layers}
+	if err := json.Unmarshal(cb, &img.Config); err != nil {
+		return nil, fmt.Errorf("load config %s: %w", m.Config.Digest, err)
+	}
+	if len(img.Config.RootFS.DiffIDs) != len(m.Layers) {
+		return nil, fmt.Errorf("load image %s: %d layers but %d diff ids", img.ID, len(m.Layers), len(img.Config.RootFS.DiffIDs))
+	}
+	return img, nil
+}
+
+// Get finds an image by reference ("busybox", "busybox:1") or by ID or unique ID prefix
+// ("sha256:3f5…", "3f5…"), as Docker resolves them.
+func (s *Store) Get(ref string) (*Image, error) {
+	imgs, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	if r, perr := reference.Parse(ref); perr == nil {
+		name := r.String()
+		for _, img := range imgs {
+			for _, t := range img.Tags {
+				if t == name {
+					return img, nil
+				}
+			}
+		}
+	}
+	hex := strings.TrimPrefix(ref, "sha256:")
+	if !isHex(hex) || hex == "" {
+		if _, perr := reference.Parse(ref); perr != nil {
+			return nil, perr
+		}
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, familiar(ref))
+	}
+	var found *Image
+	for _, img := range imgs {
+		if strings.HasPrefix(img.ID.Encoded(), hex) {
+			if found != nil && found.ID != img.ID {
+				return nil, fmt.Errorf("%w: %s", ErrAmbiguous, ref)
+			}
+			found = img
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, familiar(ref))
+	}
+	return found, nil
+}
+
+// familiar prints a ref the way Docker's errors do ("busybox:latest").
+func familiar(ref string) string {
+	if r, err := reference.Parse(ref); err == nil {
+		return r.String()
+	}
+	return ref
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Layer is a layer ready to be named by a new image: its blob descriptor and the
+// digest of its uncompressed content.
+type Layer struct {
+	Desc   ocispec.Descriptor
+	DiffID digest.Digest
+}
+
+// Create publishes a new image from cfg and layers (already in the content store) and,
+// when ref is not nil, tags it. Config, then manifest, then index.json, so a crash never
+// leaves the index naming a missing blob.
+func (s *Store) Create(cfg ocispec.Image, layers []Layer, ref *reference.Ref) (*Image, error) {
+	cfg.RootFS.Type = "layers"
+	cfg.RootFS.DiffIDs = nil
+	m := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Layers: []ocispec.Descriptor{}}
+	for _, l := range layers {
+		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.DiffID)
+		m.Layers = append(m.Layers, l.Desc)
+	}
+	if cfg.RootFS.DiffIDs == nil {
+		cfg.RootFS.DiffIDs = []digest.Digest{}
+	}
+	cb, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cd, err := s.content.PutBytes(cb)
+	if err != nil {
+		return nil, fmt.Errorf("write config: %w", err)
+	}
+	m.Config = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: cd, Size: int64(len(cb))}
+	mb, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	md, err := s.content.PutBytes(mb)
+	if err != nil {
+		return nil, fmt.Errorf("write manifest: %w", err)
+	}
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: md, Size: int64(len(mb))}
+	err = s.update(func(idx *ocispec.Index) error {
+		// Another process may have deleted a shared layer since we looked; refuse
+		// rather than publish a reference to a missing blob.
+		for _, l := range layers {
+			if !s.content.Exists(l.Desc.Digest) {
+				return fmt.Errorf("create image: layer %s: %w", l.Desc.Digest, content.ErrNotFound)
+			}
+		}
+		setTag(idx, desc, ref)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	img := &Image{ID: cd, Manifest: desc, Config: cfg, Layers: m.Layers}
+	if ref != nil {
+		img.Tags = []string{ref.String()}
+	}
+	return img, nil
+}
+
+// setTag points ref at desc (moving it off any other image) and keeps every image in
+// the index: an image that loses its last tag stays as an untagged entry.
+func setTag(idx *ocispec.Index, desc ocispec.Descriptor, ref *reference.Ref) {
+	name := ""
+	if ref != nil {
+		name = ref.String()
+	}
+	var kept []ocispec.Descriptor
+	orphans := map[digest.Digest]bool{}
+	for _, d := range idx.Manifests {
+		if name != "" && refName(d) == name {
+			if d.Digest != desc.Digest {
+				orphans[d.Digest] = true
+			}
+			continue
+		}
+		if d.Digest == desc.Digest && refName(d) == "" {
+			continue // re-added below, tagged or not
+		}
+		kept = append(kept, d)
+	}
+	nd := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
+	if name != "" {
+		nd.Annotations = map[string]string{ocispec.AnnotationRefName: name}
+	} else {
+		for _, d := range kept {
+			if d.Digest == desc.Digest {
+				nd.Digest = "" // already present with a tag
+			}
+		}
+	}
+	if nd.Digest != "" {
+		kept = append(kept, nd)
+	}
+	for dg := range orphans {
+		if !present(kept, dg) {
+			kept = append(kept, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: dg, Size: sizeOf(idx.Manifests, dg)})
+		}
+	}
+	idx.Manifests = kept
+}
+
+func present(ds []ocispec.Descriptor, dg digest.Digest) bool {
+	for _, d := range ds {
+		if d.Digest == dg {
+			return true
+		}
+	}
+	return false
+}
+
+func sizeOf(ds []ocispec.Descriptor, dg digest.Digest) int64 {
+	for _, d := range ds {
+		if d.Digest == dg {
+			return d.Size
+		}
+	}
+	return 0
+}
+
+// Tag points ref at img.
+func (s *Store) Tag(img *Image, ref reference.Ref) error {
+	return s.update(func(idx *ocispec.Index) error {
+		if !present(idx.Manifests, img.Manifest.Digest) {
+			return fmt.Errorf("%w: %s", ErrNotFound, img.ID)
+		}
+		setTag(idx, img.Manifest, &ref)
+		return nil
+	})
+}
+
+// Untag removes one tag. It reports whether the image it named has no tag left.
+func (s *Store) Untag(ref reference.Ref) (last bool, err error) {
+	name := ref.String()
+	err = s.update(func(idx *ocispec.Index) error {
+		var dg digest.Digest
+		var kept []ocispec.Descriptor
+		for _, d := range idx.Manifests {
+			if refName(d) == name {
+				dg = d.Digest
+				continue
+			}
+			kept = append(kept, d)
+		}
+		if dg == "" {
+			return fmt.Errorf("%w: %s", ErrNotFound, name)
+		}
+		if !present(kept, dg) {
+			last = true
+			kept = append(kept, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: dg, Size: sizeOf(idx.Manifests, dg)})
+		}
+		idx.Manifests = kept
+		return nil
+	})
+	return last, err
+}
+
+// Delete removes img from the index and then frees the blobs and unpacked layers that no
+// remaining image uses. The caller has checked that no container uses img.
+func (s *Store) Delete(img *Image) error {
+	var garbage []digest.Digest
+	var deadLayers []digest.Digest
+	err := s.update(func(idx *ocispec.Index) error {
+		var kept []ocispec.Descriptor
+		for _, d := range idx.Manifests {
+			if d.Digest != img.Manifest.Digest {
+				kept = append(kept, d)
+			}
+		}
+		idx.Manifests = kept
+		used := map[digest.Digest]bool{}
+		for _, d := range kept {
+			if used[d.Digest] {
+				continue
+			}
+			used[d.Digest] = true
+			other, err := s.load(d)
+			if err != nil {
+				continue // a broken image keeps nothing alive; fsck reports it
+			}
+			used[other.ID] = true
+			for _, l := range other.Layers {
+				used[l.Digest] = true
+			}
+			for _, dl := range other.Config.RootFS.DiffIDs {
+				used[dl] = true
+			}
+		}
+		for _, dg := range append([]digest.Digest{img.Manifest.Digest, img.ID}, layerDigests(img)...) {
+			if !used[dg] {
+				garbage = append(garbage, dg)
+			}
+		}
+		for _, dl := range img.Config.RootFS.DiffIDs {
+			if !used[dl] {
+				deadLayers = append(deadLayers, dl)
+			}
+		}
+		// Blobs go while the lock is held, so no concurrent Create can start to rely on them.
+		for _, dg := range garbage {
+			if err := s.content.Delete(dg); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, dl := range deadLayers {
+		s.removeLayerDir(dl)
+	}
+	return nil
+}
+
+func layerDigests(img *Image) []digest.Digest {
+	var out []digest.Digest
+	for _, l := range img.Layers {
+		out = append(out, l.Digest)
+	}
+	return out
+}
+
+// removeLayerDir renames the directory out of the way first so that a half-removed layer
+// is never mistaken for an unpacked one.
+func (s *Store) removeLayerDir(diffID digest.Digest) {
+	dir := filepath.Join(s.layers, diffID.Encoded())
+	tmp, err := os.MkdirTemp(s.layers, ".rm-")
+	if err != nil {
+		return
+	}
+	if err := os.Rename(dir, filepath.Join(tmp, "d")); err != nil {
+		os.Remove(tmp)
+		return
+	}
+	os.RemoveAll(tmp)
+}
+
+// LayerDirs returns the unpacked layer directories of img, topmost first (overlay's
+// lowerdir order), unpacking any that are missing.
+func (s *Store) LayerDirs(ctx context.Context, img *Image) ([]string, error) {
+	n := len(img.Layers)
+	dirs := make([]string, n)
+	for i, l := range img.Layers {
+		diffID := img.Config.RootFS.DiffIDs[i]
+		dir, err := s.unpacked(ctx, l, diffID)
+		if err != nil {
+			return nil, err
+		}
+		dirs[n-1-i] = dir
+	}
+	return dirs, nil
+}
+
+func (s *Store) unpacked(ctx context.Context, l ocispec.Descriptor, diffID digest.Digest) (string, error) {
+	if err := diffID.Validate(); err != nil {
+		return "", fmt.Errorf("layer %q: %w", diffID, err)
+	}
+	dir := filepath.Join(s.layers, diffID.Encoded())
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
+	}
+	f, err := s.content.Open(l.Digest)
+	if err != nil {
+		return "", fmt.Errorf("unpack layer: %w", err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if l.MediaType == ocispec.MediaTypeImageLayerGzip || l.MediaType == "application/vnd.docker.image.rootfs.diff.tar.gzip" {
+		zr, err := newGzipReader(f)
+		if err != nil {
+			return "", fmt.Errorf("unpack layer %s: %w", l.Digest, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	return dir, s.applyInto(ctx, dir, r, diffID)
+}
+
+// applyInto unpacks r into a temp dir, checks that it hashes to diffID (when given),
+// and renames it to dir. Concurrent unpackers of one layer race harmlessly: the first
+// rename wins, the loser discards its copy.
+func (s *Store) applyInto(ctx context.Context, dir string, r io.Reader, diffID digest.Digest) error {
+	tmp, err := os.MkdirTemp(s.layers, ".unpack-")
+	if err != nil {
+		return fmt.Errorf("unpack layer: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	dg := digest.SHA256.Digester()
+	tr := io.TeeReader(r, dg.Hash())
+	if _, err := archive.Apply(ctx, tmp, tr); err != nil {
+		return fmt.Errorf("unpack layer: %w", err)
+	}
+	if _, err := io.Copy(io.Discard, tr); err != nil {
+		return fmt.Errorf("unpack layer: %w", err)
+	}
+	if diffID != "" && dg.Digest() != diffID {
+		return fmt.Errorf("unpack layer %s: %w", diffID, content.ErrDigestMismatch)
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, serr := os.Stat(dir); serr == nil {
+			return nil
+		}
+		return fmt.Errorf("unpack layer: %w", err)
+	}
+	return nil
+}
+
+// ImportLayer stores an uncompressed layer tar read from r as a blob and unpacks it in
+// the same pass. A layer that fails to unpack (hostile or corrupt) leaves neither blob
+// nor directory behind.
+func (s *Store) ImportLayer(ctx context.Context, r io.Reader) (Layer, error) {
+	w, err := s.content.Writer()
+	if err != nil {
+		return Layer{}, err
+	}
+	defer w.Abort()
+	tmp, err := os.MkdirTemp(s.layers, ".unpack-")
+	if err != nil {
+		return Layer{}, fmt.Errorf("import layer: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	tr := io.TeeReader(r, w)
+	if _, err := archive.Apply(ctx, tmp, tr); err != nil {
+		return Layer{}, fmt.Errorf("import layer: %w", err)
+	}
+	if _, err := io.Copy(io.Discard, tr); err != nil {
+		return Layer{}, fmt.Errorf("import layer: %w", err)
+	}
+	size := w.Size()
+	dg, err := w.Commit("", -1)
+	if err != nil {
+		return Layer{}, err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return Layer{}, err
+	}
+	dir := filepath.Join(s.layers, dg.Encoded())
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, serr := os.Stat(dir); serr != nil {
+			return Layer{}, fmt.Errorf("import layer: %w", err)
+		}
+	}
+	return Layer{Desc: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: dg, Size: size}, DiffID: dg}, nil
+}

@@ -1,0 +1,105 @@
+package proc
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+)
+
+// initArg0 is argv[0] of the re-executed init; main checks for it before anything else.
+const initArg0 = "lab-init"
+
+// IsInit reports whether this process was started as a container init.
+func IsInit() bool { return len(os.Args) > 0 && os.Args[0] == initArg0 }
+
+// IO is the container's stdio. A nil Stdin reads as empty; an *os.File is handed to the
+// container directly, anything else is copied through a pipe.
+type IO struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// Process is a started container. Lifecycle: Start, then exactly one Wait; Signal may
+// be called in between from any goroutine.
+type Process struct {
+	cmd *exec.Cmd
+}
+
+// Start launches the container init with spec and returns once the command is
+// executing (or with a *StartError when it could not be run).
+func Start(spec *Spec, stdio IO) (*Process, error) {
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		specR.Close()
+		specW.Close()
+		return nil, err
+	}
+	defer errR.Close()
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{initArg0},
+		Env:        []string{},
+		Stdin:      stdio.Stdin,
+		Stdout:     stdio.Stdout,
+		Stderr:     stdio.Stderr,
+		ExtraFiles: []*os.File{specR, errW},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWNET,
+			// The container must not outlive the lab process that owns it.
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	err = cmd.Start()
+	specR.Close()
+	errW.Close()
+	if err != nil {
+		specW.Close()
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	err = json.NewEncoder(specW).Encode(spec)
+	specW.Close()
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("send spec: %w", err)
+	}
+	msg, _ := io.ReadAll(errR)
+	if len(msg) > 0 {
+		cmd.Wait()
+		var se StartError
+		if json.Unmarshal(msg, &se) != nil || se.Code == 0 {
+			return nil, &StartError{Code: 125, Msg: string(msg)}
+		}
+		return nil, &se
+	}
+	return &Process{cmd: cmd}, nil
+}
+
+// Pid is the container's pid 1 as seen from the host.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Signal sends sig to the container's pid 1.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Wait waits for the container to exit and returns its exit code the way a shell
+// reports it: the code, or 128+signal when it was killed.
+func (p *Process) Wait() (int, error) {
+	err := p.cmd.Wait()
+	if p.cmd.ProcessState == nil {
+		return -1, err
+	}
+	// A copy error on stdio after a clean exit is not the container's failure.
+	ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
+}

@@ -1,0 +1,30 @@
+package proc
+
+// Spec is everything the init needs to turn itself into the container.
+type Spec struct {
+	Rootfs   string   // empty directory the overlay is mounted on, in the new mount namespace only
+	Lower    []string // overlay lower dirs, topmost first
+	Upper    string
+	Work     string
+	Hostname string
+	Binds    []Bind // host files bind-mounted into the container (hostname, hosts)
+	Args     []string
+	Env      []string
+	Cwd      string
+	User     string // "", "uid", "uid:gid", "name" or "name:group", resolved in the container's /etc
+}
+
+// Bind mounts host file Source at container path Target.
+type Bind struct {
+	Source string
+	Target string
+}
+
+// StartError is a failure before the command ran. Code follows Docker: 125 for a setup
+// failure, 126 when the command cannot be invoked, 127 when it does not exist.
+type StartError struct {
+	Code int    `json:"code"`
+	Msg  string `json:"msg"`
+}
+
+func (e *StartError) Error() string { return e.Msg }
