@@ -336,10 +336,10 @@ func cmdPs(ctx context.Context, a *app, args []string) error {
 	now := time.Now()
 	switch f.format {
 	case "", "table":
-		return table.Ps(a.stdout, TableContainers(rows), table.PsOptions{NoTrunc: f.noTrunc, Quiet: f.quiet, Now: now})
+		return table.Ps(a.stdout, table.FromContainers(rows), table.PsOptions{NoTrunc: f.noTrunc, Quiet: f.quiet, Now: now})
 	case "json", "{{json .}}":
 		enc := json.NewEncoder(a.stdout)
-		for _, c := range TableContainers(rows) {
+		for _, c := range table.FromContainers(rows) {
 			if err := enc.Encode(psJSON(c, now)); err != nil {
 				return err
 			}
@@ -347,24 +347,6 @@ func cmdPs(ctx context.Context, a *app, args []string) error {
 		return nil
 	}
 	return &statusError{code: 125, msg: fmt.Sprintf("lab ps: unsupported --format %q (use table or json)", f.format)}
-}
-
-// TableContainers converts records for the table printer (shared with the Lua binding).
-func TableContainers(cs []*container.Container) []table.Container {
-	out := make([]table.Container, 0, len(cs))
-	for _, c := range cs {
-		out = append(out, TableContainer(c))
-	}
-	return out
-}
-
-// TableContainer converts one record for the table printer.
-func TableContainer(c *container.Container) table.Container {
-	return table.Container{
-		ID: c.ID, Image: c.Config.Image, Command: c.Command(), Created: c.Created,
-		State: c.State.Status, ExitCode: c.State.ExitCode, Started: c.State.StartedAt,
-		Finished: c.State.FinishedAt, Name: c.Name,
-	}
 }
 
 func psJSON(c table.Container, now time.Time) map[string]any {

@@ -14,7 +14,6 @@ import (
 
 	"lab/lab/table"
 	"lab/runtime/engine"
-	"lab/runtime/image"
 	"lab/runtime/reference"
 )
 
@@ -225,7 +224,7 @@ func cmdImages(ctx context.Context, a *app, args []string) error {
 		}
 		filter = &r
 	}
-	rows := TableImages(imgs)
+	rows := table.FromImages(imgs)
 	if filter != nil {
 		var kept []table.Image
 		for _, r := range rows {
@@ -254,26 +253,6 @@ func cmdImages(ctx context.Context, a *app, args []string) error {
 		return nil
 	}
 	return &statusError{code: 125, msg: fmt.Sprintf("lab images: unsupported --format %q (use table or json)", f.format)}
-}
-
-// TableImages turns images into table rows: one per tag, one "<none>" row for an
-// untagged image, as `docker images` lists them.
-func TableImages(imgs []*image.Image) []table.Image {
-	var rows []table.Image
-	for _, img := range imgs {
-		if len(img.Tags) == 0 {
-			rows = append(rows, table.Image{ID: img.ID.String(), Repository: "<none>", Tag: "<none>", Created: img.Created(), Size: img.Size()})
-		}
-		for _, t := range img.Tags {
-			r, err := reference.Parse(t)
-			repo, tag := t, "<none>"
-			if err == nil {
-				repo, tag = r.Repository(), r.Tag
-			}
-			rows = append(rows, table.Image{ID: img.ID.String(), Repository: repo, Tag: tag, Created: img.Created(), Size: img.Size()})
-		}
-	}
-	return rows
 }
 
 type engineCommit = engine.CommitOptions

@@ -56,17 +56,27 @@ type statusError struct {
 
 func (e *statusError) Error() string { return e.msg }
 
-var commands map[string]*command
+// commands holds every verb; each file registers its own from an init function.
+var commands = map[string]*command{}
 
-func init() {
-	commands = map[string]*command{}
-	for name, c := range containerCommands() {
-		commands[name] = c
-	}
-	for name, c := range imageCommands() {
+func register(m map[string]*command) {
+	for name, c := range m {
 		commands[name] = c
 	}
 }
+
+func init() {
+	register(containerCommands())
+	register(imageCommands())
+}
+
+// Hooks for the Lua side of the program, set by the files that implement it:
+// scriptMain runs `lab FILE.lua ARGS...` (file "-" reads the script from stdin), and
+// replMain runs the interactive REPL. Each returns the exit status.
+var (
+	scriptMain func(ctx context.Context, a *app, file string, args []string) int
+	replMain   func(ctx context.Context, a *app) int
+)
 
 // Main runs lab with args (without the program name) and returns the exit status.
 func Main(args []string) int {
@@ -74,6 +84,20 @@ func Main(args []string) int {
 }
 
 func run(ctx context.Context, a *app, args []string) int {
+	if len(args) == 0 {
+		f, ok := a.stdin.(*os.File)
+		switch {
+		case ok && isTerminal(f) && replMain != nil:
+			return replMain(ctx, a)
+		case !ok || !isTerminal(f):
+			if scriptMain != nil {
+				return scriptMain(ctx, a, "-", nil)
+			}
+		}
+	}
+	if len(args) > 0 && strings.HasSuffix(args[0], ".lua") && scriptMain != nil {
+		return scriptMain(ctx, a, args[0], args[1:])
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
 		usage(a.stdout)
 		return 0

@@ -173,7 +173,7 @@ func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptio
 	if !c.Config.OpenStdin {
 		stdio.Stdin = nil
 	}
-	p, err := proc.Start(spec, stdio)
+	p, err := proc.Start(spec, stdio, proc.Hooks{})
 	if err != nil {
 		var se *proc.StartError
 		if errors.As(err, &se) {

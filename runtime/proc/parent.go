@@ -23,6 +23,14 @@ type IO struct {
 	Stderr io.Writer
 }
 
+// Hooks run on the parent's side at fixed points of a start.
+type Hooks struct {
+	// Created runs after the init process exists but before it has read its spec, so
+	// nothing of the container has run yet: the place to put it in cgroups. An error
+	// kills the init and fails the start.
+	Created func(pid int) error
+}
+
 // Process is a started container. Lifecycle: Start, then exactly one Wait; Signal may
 // be called in between from any goroutine.
 type Process struct {
@@ -31,7 +39,7 @@ type Process struct {
 
 // Start launches the container init with spec and returns once the command is
 // executing (or with a *StartError when it could not be run).
-func Start(spec *Spec, stdio IO) (*Process, error) {
+func Start(spec *Spec, stdio IO, hooks Hooks) (*Process, error) {
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -63,6 +71,14 @@ func Start(spec *Spec, stdio IO) (*Process, error) {
 	if err != nil {
 		specW.Close()
 		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	if hooks.Created != nil {
+		if err := hooks.Created(cmd.Process.Pid); err != nil {
+			specW.Close()
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, err
+		}
 	}
 	err = json.NewEncoder(specW).Encode(spec)
 	specW.Close()
