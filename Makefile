@@ -12,10 +12,14 @@ build: bin/lab
 bin/lab: $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
 	$(GO) build -o bin/lab .
 
-# What the tests and the demo need from Debian: a static busybox for the base image.
+# What the tests and the demo need from Debian: a static busybox for the base image,
+# tmux for the terminal tests.
+DEBS := busybox-static tmux
 deps:
-	@if ! dpkg -s busybox-static >/dev/null 2>&1; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; \
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 test: deps build lint

@@ -71,11 +71,8 @@ func (f *runFlags) createOptions(args []string, fs bool) (engine.CreateOptions, 
 	default:
 		return o, &statusError{code: 125, msg: fmt.Sprintf("lab: network %q not supported: containers get a private loopback only (--network none)", f.network)}
 	}
-	if f.tty {
-		if !isTerminal(os.Stdin) {
-			return o, &statusError{code: 1, msg: "the input device is not a TTY"}
-		}
-		return o, &statusError{code: 125, msg: "lab: -t (a pseudo-terminal for the container) is not supported yet; leave out -t, or use -i to pipe stdin"}
+	if f.tty && f.interactive && !isTerminal(os.Stdin) {
+		return o, &statusError{code: 1, msg: "the input device is not a TTY"}
 	}
 	if f.detach {
 		return o, &statusError{code: 125, msg: "lab: -d (detached containers) is not supported yet"}
@@ -88,12 +85,51 @@ func isTerminal(f *os.File) bool {
 	return err == nil
 }
 
-// forwardSignals relays the signals a user sends lab to the container, as Docker's
-// --sig-proxy does.
-func forwardSignals() (<-chan os.Signal, func()) {
-	ch := make(chan os.Signal, 8)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
-	return ch, func() { signal.Stop(ch) }
+// attach wires lab's stdio, signals and (with tty) terminal to a container start. The
+// returned function undoes it: it must run on every exit path, since it restores the
+// user's terminal.
+func attach(a *app, interactive, tty bool) (engine.StartOptions, func(), error) {
+	so := engine.StartOptions{IO: ioFor(a, interactive)}
+	// Relay the signals a user sends lab, as Docker's --sig-proxy does.
+	in := make(chan os.Signal, 8)
+	signal.Notify(in, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	out := make(chan os.Signal, 8)
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case s := <-in:
+				if tty && s == syscall.SIGHUP {
+					// The terminal is gone: nobody is left to talk to the shell.
+					s = syscall.SIGKILL
+				}
+				out <- s
+			}
+		}
+	}()
+	so.Signals = out
+	var term *terminal
+	if tty {
+		if f, ok := a.stdin.(*os.File); ok && isTerminal(f) {
+			t, err := openTerminal(f)
+			if err != nil {
+				signal.Stop(in)
+				close(stop)
+				return so, nil, err
+			}
+			term = t
+			so.Size, so.Resize = t.Size, t.Resize
+		}
+	}
+	return so, func() {
+		signal.Stop(in)
+		close(stop)
+		if term != nil {
+			term.restore()
+		}
+	}, nil
 }
 
 func containerCommands() map[string]*command {
@@ -111,9 +147,12 @@ func containerCommands() map[string]*command {
 				if err != nil {
 					return err
 				}
-				sigs, stop := forwardSignals()
-				defer stop()
-				c, err := e.Run(ctx, o, engine.StartOptions{IO: ioFor(a, o.OpenStdin), Signals: sigs})
+				so, done, err := attach(a, o.OpenStdin, o.Tty)
+				if err != nil {
+					return err
+				}
+				defer done()
+				c, err := e.Run(ctx, o, so)
 				if err != nil {
 					return err
 				}
@@ -159,9 +198,16 @@ func containerCommands() map[string]*command {
 					if len(args) > 1 {
 						return &statusError{code: 1, msg: "lab start: you cannot start and attach multiple containers at once"}
 					}
-					sigs, stop := forwardSignals()
-					defer stop()
-					c, err := e.Start(ctx, args[0], engine.StartOptions{IO: ioFor(a, f.interactive), Signals: sigs})
+					c, err := e.Containers.Get(args[0])
+					if err != nil {
+						return err
+					}
+					so, done, err := attach(a, f.interactive, c.Config.Tty)
+					if err != nil {
+						return err
+					}
+					defer done()
+					c, err = e.Start(ctx, c.ID, so)
 					if err != nil {
 						return err
 					}

@@ -137,6 +137,9 @@ type StartOptions struct {
 	proc.IO
 	Signals <-chan os.Signal // forwarded to the container while it runs
 	Timeout time.Duration    // kill the container after this long (0: never)
+	// For a container created with Tty: the initial terminal size and later changes.
+	Size   *proc.Winsize
+	Resize <-chan proc.Winsize
 }
 
 // ErrTimeout is returned (wrapped) when a container was killed by StartOptions.Timeout.
@@ -173,7 +176,19 @@ func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptio
 	if !c.Config.OpenStdin {
 		stdio.Stdin = nil
 	}
+	var tty *ttyCopy
+	if c.Config.Tty {
+		tty, err = newTTY(o, stdio)
+		if err != nil {
+			return nil, &ExitError{Code: 125, Err: err}
+		}
+		defer tty.close()
+		stdio = proc.IO{Tty: tty.slave}
+	}
 	p, err := proc.Start(spec, stdio, proc.Hooks{})
+	if tty != nil {
+		tty.started(err == nil)
+	}
 	if err != nil {
 		var se *proc.StartError
 		if errors.As(err, &se) {
@@ -221,6 +236,9 @@ func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptio
 	code, werr := p.Wait()
 	close(done)
 	wg.Wait()
+	if tty != nil {
+		tty.drain()
+	}
 	c.State.Status = container.Exited
 	c.State.Running = false
 	c.State.Pid = 0

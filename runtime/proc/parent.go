@@ -21,6 +21,9 @@ type IO struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Tty, when set, is a pty slave that replaces all three: the container's stdio and
+	// its controlling terminal, in a session of its own.
+	Tty *os.File
 }
 
 // Hooks run on the parent's side at fixed points of a start.
@@ -64,6 +67,13 @@ func Start(spec *Spec, stdio IO, hooks Hooks) (*Process, error) {
 			// The container must not outlive the lab process that owns it.
 			Pdeathsig: syscall.SIGKILL,
 		},
+	}
+	if stdio.Tty != nil {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Tty, stdio.Tty, stdio.Tty
+		cmd.SysProcAttr.Setsid = true
+		cmd.SysProcAttr.Setctty = true
+		cmd.SysProcAttr.Ctty = 0
+		spec.Console = stdio.Tty.Name()
 	}
 	err = cmd.Start()
 	specR.Close()

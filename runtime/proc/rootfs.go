@@ -2,6 +2,7 @@ package proc
 
 import (
 	"fmt"
+	"os"
 
 	"strings"
 
@@ -83,6 +84,16 @@ func setupRootfs(s *Spec) error {
 		}
 		if err := unix.Mount(m.fstype, dev+m.dir, m.fstype, m.flags, m.data); err != nil {
 			return fmt.Errorf("mount /dev/%s: %w", m.dir, err)
+		}
+	}
+	if s.Console != "" {
+		// /dev/console is the container's terminal, as on Docker: the pty slave bound
+		// over an empty file in the container's private /dev.
+		if err := os.WriteFile(dev+"console", nil, 0o600); err != nil {
+			return fmt.Errorf("make /dev/console: %w", err)
+		}
+		if err := unix.Mount(s.Console, dev+"console", "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind /dev/console: %w", err)
 		}
 	}
 	if err := mountAt(root, "/sys", "sysfs", "sysfs", unix.MS_RDONLY|nosuidNodevNoexec, ""); err != nil {

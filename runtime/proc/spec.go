@@ -12,6 +12,7 @@ type Spec struct {
 	Env      []string
 	Cwd      string
 	User     string // "", "uid", "uid:gid", "name" or "name:group", resolved in the container's /etc
+	Console  string // host path of the pty slave to bind at /dev/console ("" without a tty)
 }
 
 // Bind mounts host file Source at container path Target.
