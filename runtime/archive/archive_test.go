@@ -270,7 +270,7 @@ func TestApplyWhiteouts(t *testing.T) {
 }
 
 func TestApplyReplaceAndMerge(t *testing.T) {
-	dir := t.TempDir()
+	dir := removableTempDir(t)
 	ro := entry{hdr: tar.Header{Typeflag: tar.TypeDir, Name: "ro/", Mode: 0o555, ModTime: time.Unix(1000, 0)}}
 	data := buildTar(t,
 		reg("x", "file"), dirEntry("x/"), reg("x/in", "in"), // dir over file

@@ -247,4 +247,19 @@ func diffLines(a, b []string) string {
 	return sb.String()
 }
 
+// removableTempDir is t.TempDir that unprivileged runs can still clean up
+// after a layer left read-only directories in it.
+func removableTempDir(t testing.TB) string {
+	dir := t.TempDir()
+	t.Cleanup(func() {
+		_ = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+			if err == nil && info.IsDir() {
+				_ = os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+	})
+	return dir
+}
+
 func isUnsafe(err error) bool { return errors.Is(err, ErrUnsafe) }

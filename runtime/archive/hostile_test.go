@@ -25,7 +25,7 @@ type hostileEnv struct {
 }
 
 func newHostileEnv(t testing.TB) hostileEnv {
-	base := t.TempDir()
+	base := removableTempDir(t)
 	e := hostileEnv{base: base, layer: filepath.Join(base, "layer"), sentinel: filepath.Join(base, "sentinel")}
 	for _, d := range []string{e.layer, e.sentinel} {
 		if err := os.Mkdir(d, 0o755); err != nil {
@@ -105,8 +105,10 @@ func TestApplyHostile(t *testing.T) {
 		{name: "symlink_dotdot3_then_write_unsafe", want: wantUnsafe, entries: func(e hostileEnv) []entry {
 			return []entry{symlink("link", "../../.."), reg("link/x-lab-archive-test", "evil")}
 		}, verify: func(t *testing.T, e hostileEnv) {
-			if _, err := os.Lstat(filepath.Join(e.layer, "../../..", "x-lab-archive-test")); err == nil {
+			escaped := filepath.Join(e.layer, "../../..", "x-lab-archive-test")
+			if _, err := os.Lstat(escaped); err == nil {
 				t.Error("file created three levels above the layer")
+				os.Remove(escaped)
 			}
 		}},
 		{name: "symlink_relative_to_sentinel_unsafe", want: wantUnsafe, entries: func(e hostileEnv) []entry {
@@ -225,6 +227,7 @@ func TestApplyHostile(t *testing.T) {
 			e.check(t)
 			if _, err := os.Lstat("/etc/x-lab-archive-test"); err == nil {
 				t.Error("/etc/x-lab-archive-test was created")
+				os.Remove("/etc/x-lab-archive-test")
 			}
 			if c.verify != nil {
 				c.verify(t, e)
