@@ -53,10 +53,15 @@ type Container struct {
 // ShortID is the 12-hex form Docker prints and uses as hostname.
 func (c *Container) ShortID() string { return c.ID[:12] }
 
-// Command is the command line as Docker's API reports it: path and args joined by spaces.
+// Command is the command line as Docker's API reports it: path and args joined by
+// spaces, an argument that contains a space wrapped in single quotes (as is, unescaped).
 func (c *Container) Command() string {
-	if len(c.Args) == 0 {
-		return c.Path
+	parts := []string{c.Path}
+	for _, a := range c.Args {
+		if strings.Contains(a, " ") {
+			a = "'" + a + "'"
+		}
+		parts = append(parts, a)
 	}
-	return c.Path + " " + strings.Join(c.Args, " ")
+	return strings.Join(parts, " ")
 }

@@ -110,7 +110,7 @@ func (e *Engine) History(ref string) ([]HistoryEntry, error) {
 			he.Created = *h.Created
 		}
 		if !h.EmptyLayer && li < len(img.Layers) {
-			he.Size = img.Layers[li].Size
+			he.Size = image.LayerSize(img.Layers[li])
 			li++
 		}
 		out = append([]HistoryEntry{he}, out...)

@@ -58,7 +58,7 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (*imag
 	now := time.Now().UTC()
 	cfg.Created = &now
 	cfg.Author = o.Author
-	cfg.History = append(cfg.History, ocispec.History{Created: &now, CreatedBy: c.Command(), Author: o.Author, Comment: o.Message})
+	cfg.History = append(cfg.History, ocispec.History{Created: &now, CreatedBy: strings.Join(append([]string{c.Path}, c.Args...), " "), Author: o.Author, Comment: o.Message})
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(archive.WriteLayer(ctx, pw, e.Containers.UpperDir(c.ID))) }()
 	layer, err := e.Images.ImportLayer(ctx, pr)

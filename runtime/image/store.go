@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,7 +44,7 @@ type Image struct {
 func (i *Image) Size() int64 {
 	var n int64
 	for _, l := range i.Layers {
-		n += l.Size
+		n += LayerSize(l)
 	}
 	return n
 }
@@ -246,6 +247,34 @@ type Layer struct {
 // when ref is not nil, tags it. Config, then manifest, then index.json, so a crash never
 // leaves the index naming a missing blob.
 func (s *Store) Create(cfg ocispec.Image, layers []Layer, ref *reference.Ref) (*Image, error) {
+	img, err := s.Write(cfg, layers)
+	if err != nil {
+		return nil, err
+	}
+	err = s.update(func(idx *ocispec.Index) error {
+		// Another process may have deleted a shared layer since we looked; refuse
+		// rather than publish a reference to a missing blob.
+		for _, l := range layers {
+			if !s.content.Exists(l.Desc.Digest) {
+				return fmt.Errorf("create image: layer %s: %w", l.Desc.Digest, content.ErrNotFound)
+			}
+		}
+		setTag(idx, img.Manifest, ref)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ref != nil {
+		img.Tags = []string{ref.String()}
+	}
+	return img, nil
+}
+
+// Write stores the config and manifest blobs of an image made of cfg and layers without
+// naming it in the index: the builder's intermediate images live only in its cache, so
+// they get real IDs without cluttering `images`. Create publishes such an image later.
+func (s *Store) Write(cfg ocispec.Image, layers []Layer) (*Image, error) {
 	cfg.RootFS.Type = "layers"
 	cfg.RootFS.DiffIDs = nil
 	m := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Layers: []ocispec.Descriptor{}}
@@ -274,25 +303,24 @@ func (s *Store) Create(cfg ocispec.Image, layers []Layer, ref *reference.Ref) (*
 		return nil, fmt.Errorf("write manifest: %w", err)
 	}
 	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: md, Size: int64(len(mb))}
-	err = s.update(func(idx *ocispec.Index) error {
-		// Another process may have deleted a shared layer since we looked; refuse
-		// rather than publish a reference to a missing blob.
-		for _, l := range layers {
-			if !s.content.Exists(l.Desc.Digest) {
-				return fmt.Errorf("create image: layer %s: %w", l.Desc.Digest, content.ErrNotFound)
+	return &Image{ID: cd, Manifest: desc, Config: cfg, Layers: m.Layers}, nil
+}
+
+// Forget drops img's untagged entry from the index and keeps its blobs and unpacked
+// layers, so that whatever else refers to them (the build cache) stays valid. A tagged
+// image is left as it is. The builder uses it for the intermediate images it had to
+// publish only so that a RUN step's container could be made from them.
+func (s *Store) Forget(img *Image) error {
+	return s.update(func(idx *ocispec.Index) error {
+		kept := idx.Manifests[:0]
+		for _, d := range idx.Manifests {
+			if d.Digest != img.Manifest.Digest || refName(d) != "" {
+				kept = append(kept, d)
 			}
 		}
-		setTag(idx, desc, ref)
+		idx.Manifests = kept
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	img := &Image{ID: cd, Manifest: desc, Config: cfg, Layers: m.Layers}
-	if ref != nil {
-		img.Tags = []string{ref.String()}
-	}
-	return img, nil
 }
 
 // setTag points ref at desc (moving it off any other image) and keeps every image in
@@ -561,7 +589,8 @@ func (s *Store) ImportLayer(ctx context.Context, r io.Reader) (Layer, error) {
 	}
 	defer os.RemoveAll(tmp)
 	tr := io.TeeReader(r, w)
-	if _, err := archive.Apply(ctx, tmp, tr); err != nil {
+	contentSize, err := archive.Apply(ctx, tmp, tr)
+	if err != nil {
 		return Layer{}, fmt.Errorf("import layer: %w", err)
 	}
 	if _, err := io.Copy(io.Discard, tr); err != nil {
@@ -581,5 +610,22 @@ func (s *Store) ImportLayer(ctx context.Context, r io.Reader) (Layer, error) {
 			return Layer{}, fmt.Errorf("import layer: %w", err)
 		}
 	}
-	return Layer{Desc: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: dg, Size: size}, DiffID: dg}, nil
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: dg, Size: size,
+		Annotations: map[string]string{ContentSizeAnnotation: strconv.FormatInt(contentSize, 10)}}
+	return Layer{Desc: desc, DiffID: dg}, nil
+}
+
+// ContentSizeAnnotation records on a layer descriptor the bytes of file content in the
+// layer: what Docker reports as a layer's size, without the tar headers.
+const ContentSizeAnnotation = "org.lab.layer.content-size"
+
+// LayerSize is the size Docker would show for a layer: its content size when recorded,
+// else the size of its blob.
+func LayerSize(d ocispec.Descriptor) int64 {
+	if v, ok := d.Annotations[ContentSizeAnnotation]; ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return n
+		}
+	}
+	return d.Size
 }
