@@ -2,6 +2,8 @@ package lab_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -277,4 +279,70 @@ func TestNamesAndRefs(t *testing.T) {
 	mustRun(t, root, "inspect", id)
 	mustRun(t, root, "start", id[:5])
 	mustRun(t, root, "rm", "web", id)
+}
+
+func TestImportExportTagHistory(t *testing.T) {
+	root := newRoot(t)
+	mustRun(t, root, "run", "--name", "src", "busybox", "sh", "-c", "mkdir /data && echo exported > /data/x && rm /etc/group")
+	tarPath := filepath.Join(root, "fs.tar")
+	mustRun(t, root, "export", "-o", tarPath, "src")
+	id := mustRun(t, root, "import", "-c", "CMD [\"/bin/cat\", \"/data/x\"]", tarPath, "flat:v1")
+	if !sha256ID.MatchString(id) {
+		t.Fatalf("import printed %q", id)
+	}
+	if out := mustRun(t, root, "run", "--rm", "flat:v1"); out != "exported\n" {
+		t.Fatalf("imported image's CMD output = %q", out)
+	}
+	if r := labIn(t, root, "", "run", "--rm", "flat:v1", "cat", "/etc/group"); r.code != 1 {
+		t.Fatalf("a file deleted before export must be absent: %+v", r)
+	}
+	// gzip on stdin, like `docker import -`
+	gz := filepath.Join(root, "fs.tar.gz")
+	if out, err := exec.Command("sh", "-c", "gzip -c "+tarPath+" > "+gz).CombinedOutput(); err != nil {
+		t.Fatalf("gzip: %v %s", err, out)
+	}
+	b, _ := os.ReadFile(gz)
+	r := labIn(t, root, string(b), "import", "-", "flat:gz")
+	if r.code != 0 || !sha256ID.MatchString(r.stdout) {
+		t.Fatalf("import - (gzip): %+v", r)
+	}
+	mustRun(t, root, "tag", "flat:v1", "other/name:2")
+	imgs := mustRun(t, root, "images")
+	if !strings.Contains(imgs, "other/name   2 ") {
+		t.Fatalf("tag not listed:\n%s", imgs)
+	}
+	if out := mustRun(t, root, "rmi", "other/name:2"); out != "Untagged: other/name:2\n" {
+		t.Fatalf("rmi of one of two tags only untags: %q", out)
+	}
+	h := mustRun(t, root, "history", "flat:v1")
+	if !strings.HasPrefix(h, "IMAGE          CREATED") || !strings.Contains(h, "Imported from -") {
+		t.Fatalf("history:\n%s", h)
+	}
+	var insp []map[string]any
+	if err := json.Unmarshal([]byte(mustRun(t, root, "inspect", "flat:v1")), &insp); err != nil || len(insp) != 1 {
+		t.Fatalf("inspect: %v", err)
+	}
+	if cmd := fmt.Sprint(insp[0]["Config"].(map[string]any)["Cmd"]); cmd != "[/bin/cat /data/x]" {
+		t.Fatalf("inspect Cmd = %s", cmd)
+	}
+	if r := labIn(t, root, "", "import", filepath.Join(root, "missing.tar")); r.code != 1 || strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("import of a missing file: %+v", r)
+	}
+}
+
+// A container's state survives the lab process that made it: a second process sees it
+// exited, with its files, and can commit it.
+func TestStateSurvivesProcess(t *testing.T) {
+	root := newRoot(t)
+	mustRun(t, root, "run", "--name", "keeper", "busybox", "sh", "-c", "echo kept > /kept")
+	var insp []map[string]any
+	json.Unmarshal([]byte(mustRun(t, root, "inspect", "keeper")), &insp)
+	st := insp[0]["State"].(map[string]any)
+	if st["Status"] != "exited" || st["ExitCode"].(float64) != 0 || st["Running"] != false {
+		t.Fatalf("state: %v", st)
+	}
+	upper := insp[0]["GraphDriver"].(map[string]any)["Data"].(map[string]any)["UpperDir"].(string)
+	if b, err := os.ReadFile(filepath.Join(upper, "kept")); err != nil || string(b) != "kept\n" {
+		t.Fatalf("upper dir lost the file: %v %q", err, b)
+	}
 }
