@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"lab/lab"
 	"lab/runtime/proc"
@@ -344,5 +345,52 @@ func TestStateSurvivesProcess(t *testing.T) {
 	upper := insp[0]["GraphDriver"].(map[string]any)["Data"].(map[string]any)["UpperDir"].(string)
 	if b, err := os.ReadFile(filepath.Join(upper, "kept")); err != nil || string(b) != "kept\n" {
 		t.Fatalf("upper dir lost the file: %v %q", err, b)
+	}
+}
+
+// Without a daemon, -d hands the container to a monitor process; ps, logs, stop, kill,
+// wait and start work on it from other lab processes.
+func TestDetached(t *testing.T) {
+	root := newRoot(t)
+	id := strings.TrimSpace(mustRun(t, root, "run", "-d", "--name", "bg", "busybox", "sh", "-c", "echo started; sleep 60"))
+	if len(id) != 64 {
+		t.Fatalf("run -d printed %q", id)
+	}
+	if ps := mustRun(t, root, "ps"); !strings.Contains(ps, "Up ") || !strings.Contains(ps, "bg") {
+		t.Fatalf("ps should show bg running:\n%s", ps)
+	}
+	if r := labIn(t, root, "", "rm", "bg"); r.code != 1 || !strings.Contains(r.stderr, "running") {
+		t.Fatalf("rm of a running container needs -f: %+v", r)
+	}
+	if r := labIn(t, root, "", "start", "-a", "bg"); r.code != 125 || !strings.Contains(r.stderr, "running") {
+		t.Fatalf("starting a running container again: %+v", r)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(mustRun(t, root, "logs", "bg"), "started") {
+		if time.Now().After(deadline) {
+			t.Fatal("no output in the log of a detached container")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mustRun(t, root, "kill", "bg")
+	if out := mustRun(t, root, "wait", "bg"); out != "137\n" {
+		t.Fatalf("wait after kill = %q", out)
+	}
+	mustRun(t, root, "start", "bg")
+	mustRun(t, root, "stop", "-t", "0", "bg")
+	if ps := mustRun(t, root, "ps", "-a"); !strings.Contains(ps, "Exited (137)") {
+		t.Fatalf("stopped:\n%s", ps)
+	}
+	mustRun(t, root, "run", "-d", "--rm", "--name", "gone", "busybox", "true")
+	for i := 0; i < 100 && strings.Contains(mustRun(t, root, "ps", "-a"), "gone"); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ps := mustRun(t, root, "ps", "-a"); strings.Contains(ps, "gone") {
+		t.Fatalf("-d --rm container not removed:\n%s", ps)
+	}
+	mustRun(t, root, "run", "-d", "--name", "again", "busybox", "sleep", "60")
+	mustRun(t, root, "rm", "-f", "again", "bg")
+	if ps := mustRun(t, root, "ps", "-aq"); ps != "" {
+		t.Fatalf("all removed, still: %q", ps)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -74,8 +75,9 @@ func (f *runFlags) createOptions(args []string, fs bool) (engine.CreateOptions, 
 	if f.tty && f.interactive && !isTerminal(os.Stdin) {
 		return o, &statusError{code: 1, msg: "the input device is not a TTY"}
 	}
-	if f.detach {
-		return o, &statusError{code: 125, msg: "lab: -d (detached containers) is not supported yet"}
+	if f.detach && f.rm {
+		// The monitor process removes it at exit, as Docker's daemon does.
+		o.AutoRemove = true
 	}
 	return o, nil
 }
@@ -147,6 +149,20 @@ func containerCommands() map[string]*command {
 				if err != nil {
 					return err
 				}
+				if a.opts.(*runFlags).detach {
+					if o.OpenStdin {
+						return &statusError{code: 125, msg: "lab run: -d with -i is not supported: a detached container has no stdin"}
+					}
+					c, err := e.Create(ctx, o)
+					if err != nil {
+						return err
+					}
+					if _, err := e.Detach(ctx, c.ID); err != nil {
+						return err
+					}
+					fmt.Fprintln(a.stdout, c.ID)
+					return nil
+				}
 				so, done, err := attach(a, o.OpenStdin, o.Tty)
 				if err != nil {
 					return err
@@ -213,10 +229,10 @@ func containerCommands() map[string]*command {
 					}
 					return exitWith(c)
 				}
-				// Without -a lab has no daemon to hand the container to: it runs it to
-				// completion with output kept in the log, then prints the name as Docker does.
+				// Without -a the container runs in the background under a monitor
+				// process, and lab prints the name as Docker does.
 				for _, ref := range args {
-					if _, err := e.Start(ctx, ref, engine.StartOptions{}); err != nil {
+					if _, err := e.Detach(ctx, ref); err != nil {
 						return err
 					}
 					fmt.Fprintln(a.stdout, ref)
@@ -235,6 +251,48 @@ func containerCommands() map[string]*command {
 				return f
 			},
 			run: cmdPs},
+		"stop": {usage: "[OPTIONS] CONTAINER [CONTAINER...]", short: "Stop one or more running containers", interspersed: true,
+			flags: func(fs *pflag.FlagSet) any {
+				return fs.IntP("time", "t", 10, "Seconds to wait before killing the container")
+			},
+			run: func(ctx context.Context, a *app, args []string) error {
+				return eachContainer(ctx, a, args, func(e *engine.Engine, ref string) error {
+					_, err := e.Stop(ctx, ref, time.Duration(*a.opts.(*int))*time.Second)
+					return err
+				})
+			}},
+		"kill": {usage: "[OPTIONS] CONTAINER [CONTAINER...]", short: "Kill one or more running containers", interspersed: true,
+			flags: func(fs *pflag.FlagSet) any {
+				return fs.StringP("signal", "s", "KILL", "Signal to send to the container")
+			},
+			run: func(ctx context.Context, a *app, args []string) error {
+				sig, ok := signalByName(*a.opts.(*string))
+				if !ok {
+					return &statusError{code: 1, msg: fmt.Sprintf("lab kill: invalid signal: %s", *a.opts.(*string))}
+				}
+				return eachContainer(ctx, a, args, func(e *engine.Engine, ref string) error {
+					_, err := e.Kill(ref, sig)
+					return err
+				})
+			}},
+		"wait": {usage: "CONTAINER [CONTAINER...]", short: "Block until one or more containers stop, then print their exit codes", interspersed: true,
+			run: func(ctx context.Context, a *app, args []string) error {
+				if err := needArgs(a, args, 1, -1); err != nil {
+					return err
+				}
+				e, err := a.engine()
+				if err != nil {
+					return err
+				}
+				for _, ref := range args {
+					c, err := e.Wait(ctx, ref)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(a.stdout, c.State.ExitCode)
+				}
+				return nil
+			}},
 		"rm": {usage: "[OPTIONS] CONTAINER [CONTAINER...]", short: "Remove one or more containers", interspersed: true,
 			flags: func(fs *pflag.FlagSet) any {
 				return fs.BoolP("force", "f", false, "Force the removal of a running container")
@@ -440,4 +498,35 @@ func cmdInspect(ctx context.Context, a *app, args []string) error {
 	b, _ := json.MarshalIndent(out, "", "    ")
 	fmt.Fprintln(a.stdout, string(b))
 	return failed
+}
+
+// eachContainer applies fn to every named container, printing each name on success and
+// one error line per failure, like Docker's multi-container verbs.
+func eachContainer(ctx context.Context, a *app, args []string, fn func(e *engine.Engine, ref string) error) error {
+	if err := needArgs(a, args, 1, -1); err != nil {
+		return err
+	}
+	e, err := a.engine()
+	if err != nil {
+		return err
+	}
+	var failed error
+	for _, ref := range args {
+		if err := fn(e, ref); err != nil {
+			fmt.Fprintf(a.stderr, "lab %s: %v\n", a.verb, err)
+			failed = &statusError{code: 1}
+			continue
+		}
+		fmt.Fprintln(a.stdout, ref)
+	}
+	return failed
+}
+
+// signalByName accepts "KILL", "SIGKILL" or "9".
+func signalByName(s string) (syscall.Signal, bool) {
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n), true
+	}
+	sig := unix.SignalNum("SIG" + strings.TrimPrefix(strings.ToUpper(s), "SIG"))
+	return sig, sig != 0
 }

@@ -313,7 +313,8 @@ func (s *Store) Lock(id string) (func(), error) {
 		}
 		return nil, fmt.Errorf("lock container: %w", err)
 	}
-	return func() { f.Close() }, nil
+	var once sync.Once
+	return func() { once.Do(func() { f.Close() }) }, nil
 }
 
 // IsRunning reports whether some process holds the container's run lock.

@@ -194,7 +194,12 @@ func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptio
 		if errors.As(err, &se) {
 			c.State.ExitCode = se.Code
 			c.State.Error = se.Msg
-			e.Containers.Save(c, false)
+			if c.Config.AutoRemove {
+				unlock()
+				e.Containers.Remove(c)
+			} else {
+				e.Containers.Save(c, false)
+			}
 			return c, &ExitError{Code: se.Code, Err: se}
 		}
 		return c, &ExitError{Code: 125, Err: err}
@@ -247,8 +252,13 @@ func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptio
 	if werr != nil {
 		c.State.Error = werr.Error()
 	}
-	// An --rm container is about to go: its final state need not survive a crash.
-	if err := e.Containers.Save(c, !c.Config.AutoRemove); err != nil {
+	if c.Config.AutoRemove {
+		// Gone at exit, like --rm on Docker; the record returned still tells how it ended.
+		unlock()
+		if err := e.Containers.Remove(c); err != nil {
+			return c, &ExitError{Code: 125, Err: err}
+		}
+	} else if err := e.Containers.Save(c, true); err != nil {
 		return c, &ExitError{Code: 125, Err: err}
 	}
 	switch {
@@ -296,13 +306,7 @@ func (e *Engine) Run(ctx context.Context, co CreateOptions, so StartOptions) (*c
 	if err != nil {
 		return nil, err
 	}
-	c, err = e.start(ctx, c, so)
-	if co.AutoRemove && c != nil {
-		if rerr := e.Containers.Remove(c); rerr != nil && err == nil {
-			err = rerr
-		}
-	}
-	return c, err
+	return e.start(ctx, c, so)
 }
 
 // logWriter keeps a container's output as JSON lines, one per write, tagged with the
