@@ -278,7 +278,7 @@ func TestNamesAndRefs(t *testing.T) {
 	}
 	// full id, prefix and name all work
 	mustRun(t, root, "inspect", id)
-	mustRun(t, root, "start", id[:5])
+	mustRun(t, root, "start", "-a", id[:5])
 	mustRun(t, root, "rm", "web", id)
 }
 
