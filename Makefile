@@ -22,13 +22,18 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# Go tests first, then the Lua scenarios on a throwaway store; the scenario runner's
+# last line is "N passed, N failed".
 test: deps build lint
 	$(GO) test -count=1 -p 1 ./...
+	root=$$(mktemp -d /tmp/lab-test-XXXXXX); trap 'rm -rf $$root' EXIT; \
+	LAB_ROOT=$$root ./bin/lab test scripts/
 
 demo: deps build
 	rm -rf $(DEMO_ROOT)
 	LAB_ROOT=$(DEMO_ROOT) ./bin/lab bootstrap busybox
 	LAB_ROOT=$(DEMO_ROOT) LAB=./bin/lab ./examples/tutorial.sh
+	LAB_ROOT=$(DEMO_ROOT) ./bin/lab examples/tutorial.lua
 	rm -rf $(DEMO_ROOT)
 
 lint:

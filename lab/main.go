@@ -24,6 +24,8 @@ type command struct {
 	// interspersed lets flags follow arguments; off for verbs that pass a command line on.
 	interspersed bool
 	flags        func(fs *pflag.FlagSet) any
+	// goFlags also accepts single-dash long flags (-run X), as `go test` users type them.
+	goFlags bool
 }
 
 // app carries what every verb needs.
@@ -95,7 +97,7 @@ func run(ctx context.Context, a *app, args []string) int {
 			}
 		}
 	}
-	if len(args) > 0 && strings.HasSuffix(args[0], ".lua") && scriptMain != nil {
+	if len(args) > 0 && (strings.HasSuffix(args[0], ".lua") || args[0] == "-") && scriptMain != nil {
 		return scriptMain(ctx, a, args[0], args[1:])
 	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
@@ -116,7 +118,11 @@ func run(ctx context.Context, a *app, args []string) int {
 	if c.flags != nil {
 		a.opts = c.flags(fs)
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	rest := args[1:]
+	if c.goFlags {
+		rest = goStyleFlags(fs, rest)
+	}
+	if err := fs.Parse(rest); err != nil {
 		fmt.Fprintf(a.stderr, "lab %s: %v\nSee 'lab %s --help'.\n", verb, err, verb)
 		return 125
 	}
