@@ -152,7 +152,7 @@ func call(L *lua.LState, ctx context.Context, fn *lua.LFunction) ([]lua.LValue, 
 	defer L.RemoveContext()
 	top := L.GetTop()
 	L.Push(fn)
-	if err := L.PCall(0, lua.MultRet, nil); err != nil {
+	if err := luabind.PCall(L, 0, lua.MultRet, nil); err != nil {
 		L.SetTop(top)
 		return nil, err
 	}

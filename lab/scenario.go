@@ -420,7 +420,7 @@ func runLua(ctx context.Context, eng *engine.Engine, s *scenario, w io.Writer, e
 		return err
 	}
 	L.Push(fn)
-	if err := L.PCall(0, 0, nil); err != nil {
+	if err := luabind.PCall(L, 0, 0, nil); err != nil {
 		return err
 	}
 	if s.fn == "" {
@@ -431,7 +431,7 @@ func runLua(ctx context.Context, eng *engine.Engine, s *scenario, w io.Writer, e
 		return fmt.Errorf("%s: %s is not a global function after running the file", s.file, s.fn)
 	}
 	L.Push(f)
-	return L.PCall(0, 0, nil)
+	return luabind.PCall(L, 0, 0, nil)
 }
 
 // removeContainers force-removes every container of eng, killing running ones.

@@ -71,7 +71,7 @@ func runScript(ctx context.Context, a *app, file string, args []string) int {
 		for _, s := range args {
 			L.Push(lua.LString(s))
 		}
-		err = L.PCall(len(args), lua.MultRet, nil)
+		err = luabind.PCall(L, len(args), lua.MultRet, nil)
 	}
 	if s := caught.Load(); s != 0 {
 		return 128 + int(s)

@@ -270,11 +270,11 @@ func (b *binding) cStart(L *lua.LState) int {
 	if stdin != nil {
 		so.Stdin = strings.NewReader(*stdin)
 	}
-	cap := b.capture(&so)
+	out := b.capture(&so)
 	rec, err := b.eng.Start(ctx(L), c.rec.ID, so)
 	if rec != nil {
 		c.rec = rec
-		cap.into(c)
+		out.into(c)
 		b.remember(c)
 	}
 	if err != nil {
@@ -334,6 +334,8 @@ func (b *binding) logs(L *lua.LState, op, ref string) int {
 	return 2
 }
 
+const recentContainers = 8
+
 // remember keeps the last containers run, so a failing assertion on a string can say
 // which container printed it.
 func (b *binding) remember(c *ctr) {
@@ -344,7 +346,7 @@ func (b *binding) remember(c *ctr) {
 		}
 	}
 	b.recent = append(b.recent, c)
-	if len(b.recent) > 16 {
+	if len(b.recent) > recentContainers {
 		b.recent = b.recent[1:]
 	}
 }

@@ -12,9 +12,16 @@
 // The sandbox opens package, base, table, string and math, a small os (time, clock,
 // date, getenv, difftime) and an io with only write (io.write, io.stdout:write,
 // io.stderr:write, going to Options.Stdout/Stderr, as print does). dofile and loadfile
-// are removed. string.rep refuses results over 64 MiB; the call stack is bounded, so
-// runaway recursion ends in a Lua error ("lua callstack overflow"). Options.Unsafe
-// opens io, os, coroutine and debug fully.
+// are removed. string.rep refuses results over 64 MiB; the call stack (4096 frames)
+// and data stack (1M slots) are bounded, so runaway recursion ends in a Lua error
+// ("lua callstack overflow"). assert raises a non-string message as it is, so
+// assert(pcall(lab.run, ...)) keeps the lab error. Options.Unsafe opens io, os,
+// coroutine and debug fully.
+//
+// Run scripts with DoFile, DoString or PCall of this package (or wrap calls in
+// Protect): gopher-lua has paths where a data-stack overflow panics from inside its
+// own recovery, which would otherwise take the whole program down. Such an error
+// leaves the state unusable; close it.
 //
 // # Module
 //
@@ -38,7 +45,8 @@
 // are argument errors.
 //
 // Container fields: id short_id name image command status exit_code stdout stderr
-// created started finished (times are seconds since the epoch, nil if not yet);
+// created started finished (whole seconds since the epoch, as os.time(); nil if not
+// yet) and duration (seconds, with fractions);
 // methods commit(ref, opts) diff() read(path) exists(path) start{stdin=, timeout=}
 // wait() rm{force=} inspect() logs(). stdout/stderr hold the output of the last run or
 // start in this state; a container looked up instead shows its whole log. Image

@@ -78,7 +78,11 @@ func NewState(eng *engine.Engine, o Options) *lua.LState {
 	// global and require("lab") are the same table.
 	L.Push(L.GetGlobal("require"))
 	L.Push(lua.LString("lab"))
-	L.Call(1, 1)
+	if err := Protect(func() error { return L.PCall(1, 1, nil) }); err != nil {
+		// Only a broken extension gets here; scripts then fail on the missing `lab`.
+		fmt.Fprintf(o.Stderr, "lab: loading the lab module: %v\n", AsFailure(err))
+		return L
+	}
 	L.SetGlobal("lab", L.Get(-1))
 	L.Pop(1)
 	return L
@@ -253,9 +257,4 @@ func ctx(L *lua.LState) context.Context {
 		return c
 	}
 	return context.Background()
-}
-
-// errorf formats an error for a Lua function name; kept here so messages read alike.
-func errorf(fn, format string, args ...any) error {
-	return fmt.Errorf("%s: %s", fn, fmt.Sprintf(format, args...))
 }

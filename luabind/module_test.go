@@ -97,6 +97,11 @@ func TestCreateStartWait(t *testing.T) {
 		local ok, e2 = pcall(c.start, c, {stdin = "x"})
 		assert(not ok and tostring(e2):find("created without stdin"), tostring(e2))
 
+		c:rm()
+		assert(lab.container("counter") == nil and #lab.ps{all = true} == 1)
+		local ok, e3 = pcall(c.rm, c)
+		assert(not ok and e3.code == 1 and tostring(e3):find("no such container"), tostring(e3))
+
 		local r = lab.create("busybox", "true", {rm = true})
 		r:start()
 		assert(lab.container(r.id) == nil, "start of an rm container removes it")
