@@ -45,6 +45,8 @@ func (b *binding) moduleFuncs() map[string]lua.LGFunction {
 		"inspect":   b.inspect,
 		"history":   b.historyFn,
 		"logs":      b.logsFn,
+		"spawn":     b.spawn,
+		"sleep":     b.sleep,
 		"expect":    b.expect,
 		"assert_eq": b.assertEq,
 		"fail":      b.failFn,
@@ -56,6 +58,7 @@ func (b *binding) registerTypes(L *lua.LState) {
 	b.registerContainer(L)
 	b.registerImage(L)
 	b.registerExpect(L)
+	b.registerSession(L)
 	lists := map[string]func(L *lua.LState, t *lua.LTable) string{
 		containerListType: func(L *lua.LState, t *lua.LTable) string { return psTable(listItems[*ctr](t)) },
 		imageListType:     func(L *lua.LState, t *lua.LTable) string { return imagesTable(listItems[*img](t)) },

@@ -68,6 +68,22 @@ func Start(spec *Spec, stdio IO, hooks Hooks) (*Process, error) {
 			Pdeathsig: syscall.SIGKILL,
 		},
 	}
+	// os/exec would make Wait wait for a goroutine copying a non-file stdin, which
+	// blocks on its reader long after the container has exited (a session's pipe, a
+	// terminal). Copy it ourselves and let the copy end when the reader does.
+	var stdinW *os.File
+	if _, isFile := stdio.Stdin.(*os.File); stdio.Stdin != nil && !isFile && stdio.Tty == nil {
+		r, w, err := os.Pipe()
+		if err != nil {
+			specR.Close()
+			specW.Close()
+			errR.Close()
+			errW.Close()
+			return nil, err
+		}
+		defer r.Close()
+		cmd.Stdin, stdinW = r, w
+	}
 	if stdio.Tty != nil {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Tty, stdio.Tty, stdio.Tty
 		cmd.SysProcAttr.Setsid = true
@@ -80,7 +96,16 @@ func Start(spec *Spec, stdio IO, hooks Hooks) (*Process, error) {
 	errW.Close()
 	if err != nil {
 		specW.Close()
+		if stdinW != nil {
+			stdinW.Close()
+		}
 		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	if stdinW != nil {
+		go func() {
+			io.Copy(stdinW, stdio.Stdin)
+			stdinW.Close()
+		}()
 	}
 	if hooks.Created != nil {
 		if err := hooks.Created(cmd.Process.Pid); err != nil {
