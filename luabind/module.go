@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -161,8 +162,10 @@ func (b *binding) createOptions(L *lua.LState, allowed []string) (engine.CreateO
 		ep := optStringList(L, 3, t, "entrypoint")
 		co.Entrypoint = &ep
 	}
-	if optBool(L, 3, t, "tty") {
-		argError(L, 3, "option 'tty' is not supported by lab.run: it captures output; use the CLI's `lab run -it`")
+	// run and create capture output; a terminal belongs to lab.spawn's sessions.
+	co.Tty = optBool(L, 3, t, "tty")
+	if co.Tty && !slices.Contains(allowed, "rows") {
+		argError(L, 3, "option 'tty' is not supported by lab.run: it captures output; use lab.spawn(image, cmd, {tty = true}) or the CLI's `lab run -it`")
 	}
 	if optBool(L, 3, t, "detach") {
 		argError(L, 3, "option 'detach' is not supported: lab.run waits for the container to exit")

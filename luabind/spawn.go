@@ -65,19 +65,8 @@ var spawnOptions = []string{"env", "workdir", "name", "rm", "hostname", "user", 
 // ends long before the session does); s:kill(), the end of the script or the scenario's
 // cleanup end it.
 func (b *binding) spawn(L *lua.LState) int {
-	co := engine.CreateOptions{Image: imageRef(L, 1), Cmd: checkCmd(L, 2), OpenStdin: true}
-	t := checkOpts(L, 3, spawnOptions...)
-	co.Env = optEnv(L, 3, t)
-	co.WorkingDir, _ = optString(L, 3, t, "workdir")
-	co.Name, _ = optString(L, 3, t, "name")
-	co.Hostname, _ = optString(L, 3, t, "hostname")
-	co.User, _ = optString(L, 3, t, "user")
-	co.AutoRemove = optBool(L, 3, t, "rm")
-	if t != nil && t.RawGetString("entrypoint") != lua.LNil {
-		ep := optStringList(L, 3, t, "entrypoint")
-		co.Entrypoint = &ep
-	}
-	co.Tty = optBool(L, 3, t, "tty")
+	co, t, _ := b.createOptions(L, spawnOptions)
+	co.OpenStdin = true
 	size := proc.Winsize{Rows: 24, Cols: 80}
 	if t != nil {
 		if n, ok := t.RawGetString("rows").(lua.LNumber); ok {
