@@ -5,7 +5,7 @@ GO ?= go
 # Tests and the demo use their own state directories, never the user's store.
 DEMO_ROOT ?= /tmp/lab-demo
 
-.PHONY: build deps test unit scenarios demo lint bench clean
+.PHONY: build deps test demo lint bench fuzz clean
 
 build: bin/lab
 
@@ -35,6 +35,12 @@ demo: deps build
 	LAB_ROOT=$(DEMO_ROOT) LAB=./bin/lab ./examples/tutorial.sh
 	LAB_ROOT=$(DEMO_ROOT) ./bin/lab examples/tutorial.lua
 	rm -rf $(DEMO_ROOT)
+
+# Longer fuzzing of layer apply and reference parsing (go test runs their seed corpora).
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./runtime/archive
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./runtime/reference
 
 lint:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

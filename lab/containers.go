@@ -26,6 +26,7 @@ type runFlags struct {
 	name, workdir, hostname      string
 	network, entrypoint, user    string
 	env                          []string
+	limits                       limitFlags
 }
 
 func addRunFlags(fs *pflag.FlagSet) any {
@@ -41,6 +42,7 @@ func addRunFlags(fs *pflag.FlagSet) any {
 	fs.StringVar(&f.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
 	fs.StringVarP(&f.user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "Set environment variables")
+	addLimitFlags(fs, &f.limits)
 	return f
 }
 
@@ -48,6 +50,7 @@ func (f *runFlags) createOptions(args []string, fs bool) (engine.CreateOptions, 
 	o := engine.CreateOptions{
 		Image: args[0], Name: f.name, WorkingDir: f.workdir, Hostname: f.hostname,
 		User: f.user, AutoRemove: f.rm, Tty: f.tty, OpenStdin: f.interactive,
+		Memory: int64(f.limits.memory), PidsLimit: f.limits.pids, NanoCPUs: int64(f.limits.nanoCPUs),
 	}
 	if len(args) > 1 {
 		o.Cmd = args[1:]

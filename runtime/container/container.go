@@ -24,6 +24,10 @@ type Config struct {
 	AutoRemove bool     `json:"AutoRemove"`
 	Entrypoint []string `json:"Entrypoint"`
 	Cmd        []string `json:"Cmd"`
+	// Resource limits (docker inspect shows them under HostConfig); 0 is unlimited.
+	Memory    int64 `json:"Memory,omitempty"`    // bytes
+	PidsLimit int64 `json:"PidsLimit,omitempty"` // processes
+	NanoCPUs  int64 `json:"NanoCpus,omitempty"`  // billionths of a CPU
 }
 
 // State is what happened to the container so far.

@@ -112,6 +112,12 @@ func (s *Store) Size(d digest.Digest) (int64, error) {
 	return st.Size(), nil
 }
 
+// SyncBlobs makes the names of the blobs committed so far durable (their contents
+// already are). Call it before writing anything that refers to a new blob.
+func (s *Store) SyncBlobs() error {
+	return SyncDir(filepath.Join(s.Root, "blobs", "sha256"))
+}
+
 // PutBytes stores a small blob and returns its digest.
 func (s *Store) PutBytes(b []byte) (digest.Digest, error) {
 	d := digest.FromBytes(b)

@@ -44,6 +44,12 @@ func (w *Writer) Digest() digest.Digest { return w.dg.Digest() }
 // Commit verifies the written data against expected (skipped when empty) and size
 // (skipped when negative), then publishes it as a read-only blob. Publishing a blob
 // that already exists keeps the existing one.
+//
+// The blob's content is on disk before its name appears, so a name never leads to
+// partial data; the name itself is made durable by Store.SyncBlobs, which whatever
+// publishes a reference to the blob calls first (image.Store does before every
+// index.json update). One directory sync then covers every blob of an image instead
+// of one per blob.
 func (w *Writer) Commit(expected digest.Digest, size int64) (digest.Digest, error) {
 	if w.done {
 		return "", fmt.Errorf("commit blob: writer already closed")
@@ -79,9 +85,6 @@ func (w *Writer) Commit(expected digest.Digest, size int64) (digest.Digest, erro
 		return got, nil
 	}
 	if err := os.Rename(name, dst); err != nil {
-		return "", fmt.Errorf("commit blob: %w", err)
-	}
-	if err := SyncDir(filepath.Dir(dst)); err != nil {
 		return "", fmt.Errorf("commit blob: %w", err)
 	}
 	return got, nil

@@ -14,6 +14,8 @@
 //	                           container.log, lock
 //	names/<name> -> <id>       container name reservations
 //	lock                       serialises index.json updates between lab processes
+//	buildcache/<key>.json      build cache (runtime/build): parent image + step -> the
+//	                           image it made, whose blobs may be in no indexed image
 //
 // Writes follow one rule: data first, then the thing that names it, each replaced
 // atomically (temp + fsync + rename), so a crash leaves at worst unreferenced data.

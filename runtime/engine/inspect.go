@@ -25,7 +25,8 @@ func (e *Engine) InspectContainer(c *container.Container) map[string]any {
 		"RestartCount": 0,
 		"Driver":       "overlay",
 		"Platform":     "linux",
-		"HostConfig":   map[string]any{"AutoRemove": c.Config.AutoRemove, "NetworkMode": "none"},
+		"HostConfig": map[string]any{"AutoRemove": c.Config.AutoRemove, "NetworkMode": "none",
+			"Memory": c.Config.Memory, "PidsLimit": c.Config.PidsLimit, "NanoCpus": c.Config.NanoCPUs},
 		"GraphDriver": map[string]any{"Name": "overlay", "Data": map[string]any{
 			"UpperDir": e.Containers.UpperDir(c.ID), "WorkDir": e.Containers.WorkDir(c.ID),
 		}},

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -40,6 +41,9 @@ func (e *Engine) Detach(ctx context.Context, ref string) (*container.Container, 
 	go func() { cmd.Wait(); close(exited) }()
 	for {
 		cur, err := e.Containers.Get(c.ID)
+		if errors.Is(err, container.ErrNotFound) && c.Config.AutoRemove {
+			return c, nil // it ran, ended and was removed before we looked
+		}
 		if err != nil {
 			return nil, &ExitError{Code: 125, Err: err}
 		}

@@ -259,6 +259,9 @@ func (e *Engine) Remove(ref string, force bool) (*container.Container, error) {
 			return nil, fmt.Errorf("cannot remove container %q: it did not stop", c.Name)
 		}
 	}
+	if err := removeCgroups(c.ID); err != nil {
+		return nil, err
+	}
 	return c, e.Containers.Remove(c)
 }
 

@@ -30,12 +30,19 @@ type CreateOptions struct {
 	AutoRemove bool
 	Tty        bool
 	OpenStdin  bool
+	// Resource limits (docker run --memory, --pids-limit, --cpus); 0 is unlimited.
+	Memory    int64 // bytes
+	PidsLimit int64
+	NanoCPUs  int64 // billionths of a CPU
 }
 
 const hostsFile = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
 
 // Create makes a container from an image without starting it.
 func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Container, error) {
+	if err := checkLimits(o); err != nil {
+		return nil, &ExitError{Code: 125, Err: err}
+	}
 	img, err := e.Images.Get(o.Image)
 	if err != nil {
 		return nil, &ExitError{Code: 125, Err: err}
@@ -78,6 +85,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 			Image: o.Image, Env: env, WorkingDir: wd, Hostname: o.Hostname, User: user,
 			Tty: o.Tty, OpenStdin: o.OpenStdin, AutoRemove: o.AutoRemove,
 			Entrypoint: entry, Cmd: cmd,
+			Memory: o.Memory, PidsLimit: o.PidsLimit, NanoCPUs: o.NanoCPUs,
 		},
 		State: container.State{Status: container.Created},
 	}
@@ -161,7 +169,20 @@ func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptio
 	if err != nil {
 		return nil, &ExitError{Code: 125, Err: err}
 	}
-	defer unlock()
+	got, err := e.startLocked(ctx, c, o)
+	unlock()
+	if c.Config.AutoRemove {
+		// Gone however the start ended, like --rm on Docker; the record returned still
+		// tells how it ended.
+		if rerr := e.Containers.Remove(c); rerr != nil && err == nil {
+			err = &ExitError{Code: 125, Err: rerr}
+		}
+	}
+	return got, err
+}
+
+// startLocked runs c while the caller holds its run lock.
+func (e *Engine) startLocked(ctx context.Context, c *container.Container, o StartOptions) (*container.Container, error) {
 	spec, err := e.spec(ctx, c)
 	if err != nil {
 		return nil, &ExitError{Code: 125, Err: err}
@@ -185,7 +206,12 @@ func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptio
 		defer tty.close()
 		stdio = proc.IO{Tty: tty.slave}
 	}
-	p, err := proc.Start(spec, stdio, proc.Hooks{})
+	limits, err := e.startLimits(c)
+	if err != nil {
+		return nil, &ExitError{Code: 125, Err: err}
+	}
+	defer limits.remove()
+	p, err := proc.Start(spec, stdio, limits.hooks())
 	if tty != nil {
 		tty.started(err == nil)
 	}
@@ -194,10 +220,7 @@ func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptio
 		if errors.As(err, &se) {
 			c.State.ExitCode = se.Code
 			c.State.Error = se.Msg
-			if c.Config.AutoRemove {
-				unlock()
-				e.Containers.Remove(c)
-			} else {
+			if !c.Config.AutoRemove {
 				e.Containers.Save(c, false)
 			}
 			return c, &ExitError{Code: se.Code, Err: se}
@@ -248,18 +271,15 @@ func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptio
 	c.State.Running = false
 	c.State.Pid = 0
 	c.State.ExitCode = code
+	c.State.OOMKilled = limits.oomKilled()
 	c.State.FinishedAt = time.Now().UTC()
 	if werr != nil {
 		c.State.Error = werr.Error()
 	}
-	if c.Config.AutoRemove {
-		// Gone at exit, like --rm on Docker; the record returned still tells how it ended.
-		unlock()
-		if err := e.Containers.Remove(c); err != nil {
+	if !c.Config.AutoRemove {
+		if err := e.Containers.Save(c, true); err != nil {
 			return c, &ExitError{Code: 125, Err: err}
 		}
-	} else if err := e.Containers.Save(c, true); err != nil {
-		return c, &ExitError{Code: 125, Err: err}
 	}
 	switch {
 	case timedOut:
@@ -297,6 +317,7 @@ func (e *Engine) spec(ctx context.Context, c *container.Container) (*proc.Spec, 
 		Env:      processEnv(c),
 		Cwd:      c.Config.WorkingDir,
 		User:     c.Config.User,
+		Volatile: c.Config.AutoRemove,
 	}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -63,11 +64,18 @@ type Store struct {
 	root    string
 	layers  string
 	lock    string
+
+	mu     sync.Mutex
+	blobs  map[digest.Digest][]byte // verified manifests and configs, see readBlob
+	cached int                      // bytes held in blobs
 }
+
+// maxCachedBlobs bounds the memory readBlob keeps: thousands of images' metadata.
+const maxCachedBlobs = 4 << 20
 
 // NewStore opens the image store of the layout at root, sharing blobs with c.
 func NewStore(c *content.Store, root string) (*Store, error) {
-	s := &Store{content: c, root: root, layers: filepath.Join(root, "layers"), lock: filepath.Join(root, "lock")}
+	s := &Store{content: c, root: root, layers: filepath.Join(root, "layers"), lock: filepath.Join(root, "lock"), blobs: map[digest.Digest][]byte{}}
 	if err := os.MkdirAll(s.layers, 0o700); err != nil {
 		return nil, fmt.Errorf("open image store: %w", err)
 	}
@@ -104,7 +112,13 @@ func (s *Store) readIndex() (ocispec.Index, error) {
 
 // update is the only writer of index.json: it runs fn on the current index under the
 // store lock and replaces the file durably.
-func (s *Store) update(fn func(*ocispec.Index) error) error {
+func (s *Store) update(fn func(*ocispec.Index) error) error { return s.updateThen(fn, nil) }
+
+// updateThen is update followed by after, still under the lock: for work that must
+// come after the new index is durable, such as deleting the blobs it no longer names
+// (a crash in between then leaves unreferenced blobs, never a reference to a missing
+// one).
+func (s *Store) updateThen(fn func(*ocispec.Index) error, after func() error) error {
 	unlock, err := content.LockFile(s.lock)
 	if err != nil {
 		return err
@@ -126,13 +140,36 @@ func (s *Store) update(fn func(*ocispec.Index) error) error {
 	if err != nil {
 		return err
 	}
-	return content.WriteFileAtomic(s.indexPath(), b, 0o644, true)
+	// The blobs the new index names must keep their names through a crash: one sync of
+	// the blob directory covers every blob committed since the last one.
+	if err := s.content.SyncBlobs(); err != nil {
+		return fmt.Errorf("sync blobs: %w", err)
+	}
+	if err := content.WriteFileAtomic(s.indexPath(), b, 0o644, true); err != nil {
+		return err
+	}
+	if after != nil {
+		return after()
+	}
+	return nil
 }
 
 func refName(d ocispec.Descriptor) string { return d.Annotations[ocispec.AnnotationRefName] }
 
 // List returns every image, tags gathered, newest first.
 func (s *Store) List() ([]*Image, error) {
+	// Readers take no lock. Another process's rmi may delete an image's blobs between
+	// our reading index.json and its blobs; it rewrote the index first, so reading
+	// again no longer finds the image. A blob still missing then is real damage.
+	for attempt := 0; ; attempt++ {
+		imgs, err := s.list()
+		if err == nil || !errors.Is(err, content.ErrNotFound) || attempt == 4 {
+			return imgs, err
+		}
+	}
+}
+
+func (s *Store) list() ([]*Image, error) {
 	idx, err := s.readIndex()
 	if err != nil {
 		return nil, err
@@ -157,8 +194,36 @@ func (s *Store) List() ([]*Image, error) {
 	return out, nil
 }
 
+// readBlob is content.ReadBlob for manifests and configs, which every Get reads (twice
+// per container start) and which never change: a blob is named by its digest and
+// read-only. So each is read and verified once per process, then served from memory
+// after a check that it still exists (another process may have deleted its image).
+func (s *Store) readBlob(d digest.Digest) ([]byte, error) {
+	s.mu.Lock()
+	b, ok := s.blobs[d]
+	s.mu.Unlock()
+	if ok && s.content.Exists(d) {
+		return b, nil
+	}
+	b, err := s.content.ReadBlob(d)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.blobs[d]; ok {
+		delete(s.blobs, d)
+		s.cached -= len(old)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.cached+len(b) <= maxCachedBlobs {
+		s.blobs[d] = b
+		s.cached += len(b)
+	}
+	return b, nil
+}
+
 func (s *Store) load(d ocispec.Descriptor) (*Image, error) {
-	mb, err := s.content.ReadBlob(d.Digest)
+	mb, err := s.readBlob(d.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("load manifest: %w", err)
 	}
@@ -166,7 +231,7 @@ func (s *Store) load(d ocispec.Descriptor) (*Image, error) {
 	if err := json.Unmarshal(mb, &m); err != nil {
 		return nil, fmt.Errorf("load manifest %s: %w", d.Digest, err)
 	}
-	cb, err := s.content.ReadBlob(m.Config.Digest)
+	cb, err := s.readBlob(m.Config.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
@@ -259,6 +324,13 @@ func (s *Store) Create(cfg ocispec.Image, layers []Layer, ref *reference.Ref) (*
 				return fmt.Errorf("create image: layer %s: %w", l.Desc.Digest, content.ErrNotFound)
 			}
 		}
+		// The same goes for a config or manifest that already existed (and so was not
+		// written again) and that a concurrent rmi has just deleted.
+		for _, d := range []digest.Digest{img.ID, img.Manifest.Digest} {
+			if !s.content.Exists(d) {
+				return fmt.Errorf("create image: %s: %w", d, content.ErrNotFound)
+			}
+		}
 		setTag(idx, img.Manifest, ref)
 		return nil
 	})
@@ -289,18 +361,29 @@ func (s *Store) Write(cfg ocispec.Image, layers []Layer) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	cd, err := s.content.PutBytes(cb)
-	if err != nil {
-		return nil, fmt.Errorf("write config: %w", err)
-	}
+	cd := digest.FromBytes(cb)
 	m.Config = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: cd, Size: int64(len(cb))}
 	mb, err := json.Marshal(m)
 	if err != nil {
 		return nil, err
 	}
-	md, err := s.content.PutBytes(mb)
-	if err != nil {
-		return nil, fmt.Errorf("write manifest: %w", err)
+	// Neither blob names the other's file, only its digest, so both are written and
+	// synced at once: the filesystem commits the two syncs together.
+	var cerr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := s.content.PutBytes(cb); err != nil {
+			cerr = fmt.Errorf("write config: %w", err)
+		}
+	}()
+	md, merr := s.content.PutBytes(mb)
+	<-done
+	if cerr != nil {
+		return nil, cerr
+	}
+	if merr != nil {
+		return nil, fmt.Errorf("write manifest: %w", merr)
 	}
 	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: md, Size: int64(len(mb))}
 	return &Image{ID: cd, Manifest: desc, Config: cfg, Layers: m.Layers}, nil
@@ -425,7 +508,7 @@ func (s *Store) Untag(ref reference.Ref) (last bool, err error) {
 func (s *Store) Delete(img *Image) error {
 	var garbage []digest.Digest
 	var deadLayers []digest.Digest
-	err := s.update(func(idx *ocispec.Index) error {
+	err := s.updateThen(func(idx *ocispec.Index) error {
 		var kept []ocispec.Descriptor
 		for _, d := range idx.Manifests {
 			if d.Digest != img.Manifest.Digest {
@@ -461,7 +544,10 @@ func (s *Store) Delete(img *Image) error {
 				deadLayers = append(deadLayers, dl)
 			}
 		}
-		// Blobs go while the lock is held, so no concurrent Create can start to rely on them.
+		return nil
+	}, func() error {
+		// Blobs go once the index no longer names them, and while the lock is held, so
+		// no concurrent Create can start to rely on them.
 		for _, dg := range garbage {
 			if err := s.content.Delete(dg); err != nil {
 				return err

@@ -40,6 +40,9 @@ func Init() {
 	if err := loopbackUp(); err != nil {
 		fail(125, "bring up loopback: %v", err)
 	}
+	if err := harden(); err != nil {
+		fail(125, "harden container: %v", err)
+	}
 	if err := setUser(spec.User); err != nil {
 		fail(125, "set user %q: %v", spec.User, err)
 	}
@@ -47,10 +50,7 @@ func Init() {
 	if cwd == "" {
 		cwd = "/"
 	}
-	if err := os.MkdirAll(cwd, 0o755); err != nil {
-		fail(125, "workdir %s: %v", cwd, err)
-	}
-	if err := unix.Chdir(cwd); err != nil {
+	if err := enterWorkdir(cwd); err != nil {
 		fail(125, "workdir %s: %v", cwd, err)
 	}
 	if len(spec.Args) == 0 {

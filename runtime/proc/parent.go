@@ -55,7 +55,7 @@ func Start(spec *Spec, stdio IO, hooks Hooks) (*Process, error) {
 	}
 	defer errR.Close()
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
+		Path:       initExe(),
 		Args:       []string{initArg0},
 		Env:        []string{},
 		Stdin:      stdio.Stdin,

@@ -13,6 +13,9 @@ type Spec struct {
 	Cwd      string
 	User     string // "", "uid", "uid:gid", "name" or "name:group", resolved in the container's /etc
 	Console  string // host path of the pty slave to bind at /dev/console ("" without a tty)
+	// Volatile mounts the overlay without syncs (--rm: the upper dir dies with the
+	// container, so unmounting it need not flush the host's whole filesystem first).
+	Volatile bool
 }
 
 // Bind mounts host file Source at container path Target.
