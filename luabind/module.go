@@ -1,9 +1,12 @@
 package luabind
 
 import (
+	"math"
+
 	"bytes"
 	"errors"
 	"fmt"
+	units "github.com/docker/go-units"
 	"os"
 	"slices"
 	"strings"
@@ -146,7 +149,7 @@ func historyTable(t *lua.LTable) string {
 	return strings.TrimSuffix(buf.String(), "\n")
 }
 
-var runOptions = []string{"stdin", "env", "workdir", "name", "rm", "hostname", "user", "entrypoint", "timeout", "tty", "detach"}
+var runOptions = []string{"stdin", "env", "workdir", "name", "rm", "hostname", "user", "entrypoint", "timeout", "tty", "detach", "memory", "pids_limit", "cpus"}
 
 // createOptions reads run/create's (image, cmd, opts) arguments.
 func (b *binding) createOptions(L *lua.LState, allowed []string) (engine.CreateOptions, *lua.LTable, *string) {
@@ -162,6 +165,7 @@ func (b *binding) createOptions(L *lua.LState, allowed []string) (engine.CreateO
 		ep := optStringList(L, 3, t, "entrypoint")
 		co.Entrypoint = &ep
 	}
+	co.Memory, co.PidsLimit, co.NanoCPUs = limitOptions(L, 3, t)
 	// run and create capture output; a terminal belongs to lab.spawn's sessions.
 	co.Tty = optBool(L, 3, t, "tty")
 	if co.Tty && !slices.Contains(allowed, "rows") {
@@ -503,4 +507,33 @@ func (b *binding) historyFn(L *lua.LState) int {
 
 func (b *binding) logsFn(L *lua.LState) int {
 	return b.logs(L, "lab.logs", b.containerRef(L, 1))
+}
+
+// limitOptions reads the resource limits of run/create/spawn: memory (bytes, or a
+// string such as "64m"), pids_limit and cpus (a fraction of CPUs), as the CLI's
+// --memory, --pids-limit and --cpus. The engine checks their ranges.
+func limitOptions(L *lua.LState, n int, t *lua.LTable) (memory, pids, nanoCPUs int64) {
+	if t == nil {
+		return 0, 0, 0
+	}
+	switch v := t.RawGetString("memory").(type) {
+	case lua.LNumber:
+		memory = int64(v)
+	case lua.LString:
+		m, err := units.RAMInBytes(string(v))
+		if err != nil {
+			argError(L, n, fmt.Sprintf("option 'memory': invalid size %q", string(v)))
+		}
+		memory = m
+	case *lua.LNilType:
+	default:
+		argError(L, n, "option 'memory' must be a number of bytes or a size string such as \"64m\"")
+	}
+	if v, ok := t.RawGetString("pids_limit").(lua.LNumber); ok {
+		pids = int64(v)
+	}
+	if v, ok := t.RawGetString("cpus").(lua.LNumber); ok {
+		nanoCPUs = int64(math.Round(float64(v) * 1e9))
+	}
+	return memory, pids, nanoCPUs
 }
