@@ -37,6 +37,9 @@ const (
 
 var extensions []func(L *lua.LState, mod *lua.LTable, eng *engine.Engine)
 
+// bindingKey is where Loader leaves the state's *binding in the Lua registry.
+const bindingKey = "lab.binding"
+
 // Extend registers extra module functions from other files of this package. Call it
 // from init(); f runs for every new state, after the built-in functions are in mod, so
 // it may also replace one of them.
@@ -93,6 +96,8 @@ func (b *binding) Loader(L *lua.LState) int {
 	mod := L.NewTable()
 	L.SetFuncs(mod, namedFuncs("lab.", b.moduleFuncs()))
 	mod.RawSetString("version", lua.LString("1"))
+	// Extensions find this state's binding (its options and output) in the registry.
+	L.G.Registry.RawSetString(bindingKey, &lua.LUserData{Value: b})
 	for _, f := range extensions {
 		f(L, mod, b.eng)
 	}
