@@ -25,6 +25,7 @@ type runFlags struct {
 	interactive, tty, rm, detach bool
 	name, workdir, hostname      string
 	network, entrypoint, user    string
+	entrypointSet                bool
 	env                          []string
 	limits                       limitFlags
 }
@@ -39,7 +40,7 @@ func addRunFlags(fs *pflag.FlagSet) any {
 	fs.StringVarP(&f.workdir, "workdir", "w", "", "Working directory inside the container")
 	fs.StringVarP(&f.hostname, "hostname", "h", "", "Container host name")
 	fs.StringVar(&f.network, "network", "none", "Connect a container to a network (only \"none\": loopback)")
-	fs.StringVar(&f.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
+	fs.Var(setString{&f.entrypoint, &f.entrypointSet}, "entrypoint", "Overwrite the default ENTRYPOINT of the image (\"\" clears it)")
 	fs.StringVarP(&f.user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "Set environment variables")
 	addLimitFlags(fs, &f.limits)
@@ -55,8 +56,12 @@ func (f *runFlags) createOptions(args []string, fs bool) (engine.CreateOptions, 
 	if len(args) > 1 {
 		o.Cmd = args[1:]
 	}
-	if f.entrypoint != "" {
-		ep := []string{f.entrypoint}
+	if f.entrypointSet {
+		// Docker: --entrypoint "" clears the image's entrypoint.
+		ep := []string{}
+		if f.entrypoint != "" {
+			ep = []string{f.entrypoint}
+		}
 		o.Entrypoint = &ep
 	}
 	for _, e := range f.env {
@@ -533,3 +538,24 @@ func signalByName(s string) (syscall.Signal, bool) {
 	sig := unix.SignalNum("SIG" + strings.TrimPrefix(strings.ToUpper(s), "SIG"))
 	return sig, sig != 0
 }
+
+// setString is a string flag that remembers being given, so that an explicit empty
+// value ("--entrypoint ”") differs from none.
+type setString struct {
+	s   *string
+	set *bool
+}
+
+func (v setString) String() string {
+	if v.s == nil {
+		return ""
+	}
+	return *v.s
+}
+
+func (v setString) Set(x string) error {
+	*v.s, *v.set = x, true
+	return nil
+}
+
+func (v setString) Type() string { return "string" }

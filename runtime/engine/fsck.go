@@ -579,6 +579,7 @@ func (f *fsck) collect(ctx context.Context) error {
 	for _, d := range idx.Manifests {
 		f.imageRefs(d, r)
 	}
+	f.buildCacheRefs(r)
 	ds, err := f.e.Content.Digests()
 	if err != nil {
 		return err
@@ -613,4 +614,35 @@ func (f *fsck) collect(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// buildCacheRefs counts what the build cache's records name as used: the builder keeps
+// its intermediate images out of index.json, and their blobs are not leftovers. (A
+// record whose blobs are gone is only a cache miss; the builder checks before reuse.)
+// The record format is runtime/build's; only the digests are read here.
+func (f *fsck) buildCacheRefs(r refs) {
+	paths, _ := filepath.Glob(filepath.Join(f.e.Root, "buildcache", "*.json"))
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var rec struct {
+			Config   digest.Digest `json:"config"`
+			Manifest digest.Digest `json:"manifest"`
+			Layers   []struct {
+				Desc   ocispec.Descriptor `json:"desc"`
+				DiffID digest.Digest      `json:"diff_id"`
+			} `json:"layers"`
+		}
+		if json.Unmarshal(b, &rec) != nil {
+			continue
+		}
+		r.blobs[rec.Config], r.blobs[rec.Manifest] = true, true
+		r.configs[rec.Config] = true
+		for _, l := range rec.Layers {
+			r.blobs[l.Desc.Digest] = true
+			r.diffIDs[l.DiffID] = true
+		}
+	}
 }
