@@ -5,7 +5,7 @@ GO ?= go
 # Tests and the demo use their own state directories, never the user's store.
 DEMO_ROOT ?= /tmp/lab-demo
 
-.PHONY: build deps test demo lint bench fuzz clean
+.PHONY: build deps test demo lint bench fuzz compare clean
 
 build: bin/lab
 
@@ -41,6 +41,10 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./runtime/archive
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./runtime/reference
+
+# lab build vs docker build on the same Dockerfiles (skips with a note without Docker).
+compare: build
+	LAB=$(CURDIR)/bin/lab ./scripts/compare-docker-build.sh
 
 lint:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
