@@ -246,42 +246,78 @@ func (s *Store) load(d ocispec.Descriptor) (*Image, error) {
 }
 
 // Get finds an image by reference ("busybox", "busybox:1") or by ID or unique ID prefix
-// ("sha256:3f5…", "3f5…"), as Docker resolves them.
+// ("sha256:3f5…", "3f5…"), as Docker resolves them. It reads only what it needs: the
+// index, then the manifests (for an ID) and the one image's config.
 func (s *Store) Get(ref string) (*Image, error) {
-	imgs, err := s.List()
+	for attempt := 0; ; attempt++ {
+		img, err := s.get(ref)
+		if err == nil || !errors.Is(err, content.ErrNotFound) || attempt == 4 {
+			return img, err
+		}
+	}
+}
+
+func (s *Store) get(ref string) (*Image, error) {
+	idx, err := s.readIndex()
 	if err != nil {
 		return nil, err
 	}
-	if r, perr := reference.Parse(ref); perr == nil {
+	withTags := func(d ocispec.Descriptor) (*Image, error) {
+		img, err := s.load(d)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range idx.Manifests {
+			if e.Digest == d.Digest && refName(e) != "" {
+				img.Tags = append(img.Tags, refName(e))
+			}
+		}
+		return img, nil
+	}
+	r, perr := reference.Parse(ref)
+	if perr == nil {
 		name := r.String()
-		for _, img := range imgs {
-			for _, t := range img.Tags {
-				if t == name {
-					return img, nil
-				}
+		for _, d := range idx.Manifests {
+			if refName(d) == name {
+				return withTags(d)
 			}
 		}
 	}
 	hex := strings.TrimPrefix(ref, "sha256:")
 	if !isHex(hex) || hex == "" {
-		if _, perr := reference.Parse(ref); perr != nil {
+		if perr != nil {
 			return nil, perr
 		}
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, familiar(ref))
 	}
-	var found *Image
-	for _, img := range imgs {
-		if strings.HasPrefix(img.ID.Encoded(), hex) {
-			if found != nil && found.ID != img.ID {
-				return nil, fmt.Errorf("%w: %s", ErrAmbiguous, ref)
-			}
-			found = img
+	var found *ocispec.Descriptor
+	var foundID digest.Digest
+	seen := map[digest.Digest]bool{}
+	for i, d := range idx.Manifests {
+		if seen[d.Digest] {
+			continue
 		}
+		seen[d.Digest] = true
+		mb, err := s.readBlob(d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("load manifest: %w", err)
+		}
+		var m ocispec.Manifest
+		if err := json.Unmarshal(mb, &m); err != nil {
+			return nil, fmt.Errorf("load manifest %s: %w", d.Digest, err)
+		}
+		if !strings.HasPrefix(m.Config.Digest.Encoded(), hex) {
+			continue
+		}
+		if found != nil && foundID != m.Config.Digest {
+			return nil, fmt.Errorf("%w: %s", ErrAmbiguous, ref)
+		}
+		found, foundID = &idx.Manifests[i], m.Config.Digest
 	}
 	if found == nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, familiar(ref))
 	}
-	return found, nil
+	return withTags(*found)
 }
 
 // familiar prints a ref the way Docker's errors do ("busybox:latest").
