@@ -39,6 +39,12 @@ demo: deps build
 	LAB_ROOT=$(DEMO_ROOT) ./bin/lab examples/tutorial.lua
 	rm -rf $(DEMO_ROOT)
 
+# Medians and ratios (never pass/fail): lab run vs the unshare floor, Docker, podman;
+# 1000 runs in one Lua script; the tutorial; commit and import. Writes bench/results.md.
+# RUNS, ROUNDS, N, BENCH_DOCKER=0 and BENCH_GO=0 can be set in the environment.
+bench: deps build
+	./bench/run.sh
+
 # Longer fuzzing of layer apply and reference parsing (go test runs their seed corpora).
 FUZZTIME ?= 60s
 fuzz:

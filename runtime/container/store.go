@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -36,6 +37,9 @@ type Store struct {
 
 	mu    sync.Mutex
 	namer *Namer
+	// released is when this process last let go of a lock on each container's lock
+	// file (see flockNB).
+	released map[string]time.Time
 }
 
 // NewStore opens (creating if needed) the container store in dir and names dir.
@@ -306,7 +310,7 @@ func (s *Store) Lock(id string) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock container: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := s.flockNB(id, f, unix.LOCK_EX); err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%w: %s", ErrRunning, id[:12])
@@ -314,7 +318,7 @@ func (s *Store) Lock(id string) (func(), error) {
 		return nil, fmt.Errorf("lock container: %w", err)
 	}
 	var once sync.Once
-	return func() { once.Do(func() { f.Close() }) }, nil
+	return func() { once.Do(func() { s.release(id, f) }) }, nil
 }
 
 // IsRunning reports whether some process holds the container's run lock.
@@ -323,11 +327,55 @@ func (s *Store) IsRunning(id string) bool {
 	if err != nil {
 		return false
 	}
-	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+	if err := s.flockNB(id, f, unix.LOCK_SH); err != nil {
+		f.Close()
 		return errors.Is(err, unix.EWOULDBLOCK)
 	}
+	s.release(id, f)
 	return false
+}
+
+// flockNB is a non-blocking flock on a container's lock file. A lock that seems held
+// is looked at again for a few milliseconds when this process let go of one on the
+// same file a moment ago: a child that another goroutine is starting holds a copy of
+// every descriptor until its exec closes the close-on-exec ones, which the kernel does
+// only after the parent has gone on, so a lock just released can seem held that long.
+// (Without this, a run followed by rm failed now and then with "container is
+// running" while another goroutine started a container.)
+func (s *Store) flockNB(id string, f *os.File, how int) error {
+	err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+	for _, wait := range []time.Duration{time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond} {
+		if !errors.Is(err, unix.EWOULDBLOCK) || !s.releasedLately(id) {
+			break
+		}
+		time.Sleep(wait)
+		err = unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+	}
+	return err
+}
+
+// release closes a lock file this process held a lock through, and notes when.
+func (s *Store) release(id string, f *os.File) {
+	f.Close()
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.released == nil {
+		s.released = map[string]time.Time{}
+	}
+	for k, t := range s.released {
+		if now.Sub(t) > time.Second {
+			delete(s.released, k)
+		}
+	}
+	s.released[id] = now
+}
+
+func (s *Store) releasedLately(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.released[id]
+	return ok && time.Since(t) < time.Second
 }
 
 // Remove deletes the container's directory and name. The directory is first renamed

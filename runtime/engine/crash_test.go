@@ -145,7 +145,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 
 	died, finished := 0, 0
-	for i := 0; i < kills || (died < 200 && i < 2*kills); i++ {
+	for i := 0; i < kills || (died < 200 && i < 4*kills); i++ {
 		o := deck[mrand.IntN(len(deck))]
 		args, onSuccess := o.args()
 		// Between a third and 1.2 times the verb's usual duration: past most of the
