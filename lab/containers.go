@@ -306,23 +306,10 @@ func containerCommands() map[string]*command {
 				return fs.BoolP("force", "f", false, "Force the removal of a running container")
 			},
 			run: func(ctx context.Context, a *app, args []string) error {
-				if err := needArgs(a, args, 1, -1); err != nil {
+				return eachContainer(ctx, a, args, func(e *engine.Engine, ref string) error {
+					_, err := e.Remove(ref, *a.opts.(*bool))
 					return err
-				}
-				e, err := a.engine()
-				if err != nil {
-					return err
-				}
-				var failed error
-				for _, ref := range args {
-					if _, err := e.Remove(ref, *a.opts.(*bool)); err != nil {
-						fmt.Fprintf(a.stderr, "lab rm: %v\n", err)
-						failed = &statusError{code: 1}
-						continue
-					}
-					fmt.Fprintln(a.stdout, ref)
-				}
-				return failed
+				})
 			}},
 		"diff": {usage: "CONTAINER", short: "Inspect changes to files or directories on a container's filesystem", interspersed: true,
 			run: func(ctx context.Context, a *app, args []string) error {
