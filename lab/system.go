@@ -195,6 +195,26 @@ func printPrune(w io.Writer, r *engine.PruneReport) {
 	fmt.Fprintln(w, "Total reclaimed space:", units.HumanSize(float64(r.Reclaimed)))
 }
 
+// prune asks (unless -f), runs do on the store and prints Docker's prune report.
+func prune(a *app, args []string, warning string, do func(e *engine.Engine) (*engine.PruneReport, error)) error {
+	if err := noArgs(a, args); err != nil {
+		return err
+	}
+	if !a.opts.(*pruneFlags).force && !confirm(a, warning) {
+		fmt.Fprintln(a.stdout, "Total reclaimed space: 0B")
+		return nil
+	}
+	e, err := a.engine()
+	if err != nil {
+		return err
+	}
+	r, err := do(e)
+	if r != nil {
+		printPrune(a.stdout, r)
+	}
+	return err
+}
+
 var containerPrune = &command{usage: "[OPTIONS]", short: "Remove all stopped containers",
 	flags: func(fs *pflag.FlagSet) any {
 		f := &pruneFlags{}
@@ -202,24 +222,9 @@ var containerPrune = &command{usage: "[OPTIONS]", short: "Remove all stopped con
 		return f
 	},
 	run: func(ctx context.Context, a *app, args []string) error {
-		if err := noArgs(a, args); err != nil {
-			return err
-		}
-		f := a.opts.(*pruneFlags)
-		if !f.force && !confirm(a, "This will remove all stopped containers.") {
-			fmt.Fprintln(a.stdout, "Total reclaimed space: 0B")
-			return nil
-		}
-		e, err := a.engine()
-		if err != nil {
-			return err
-		}
-		r, err := e.PruneContainers()
-		if err != nil {
-			return err
-		}
-		printPrune(a.stdout, r)
-		return nil
+		return prune(a, args, "This will remove all stopped containers.", func(e *engine.Engine) (*engine.PruneReport, error) {
+			return e.PruneContainers()
+		})
 	}}
 
 var imagePrune = &command{usage: "[OPTIONS]", short: "Remove unused images",
@@ -230,28 +235,14 @@ var imagePrune = &command{usage: "[OPTIONS]", short: "Remove unused images",
 		return f
 	},
 	run: func(ctx context.Context, a *app, args []string) error {
-		if err := noArgs(a, args); err != nil {
-			return err
-		}
-		f := a.opts.(*pruneFlags)
+		all := a.opts.(*pruneFlags).all
 		warning := "This will remove all dangling images."
-		if f.all {
+		if all {
 			warning = "This will remove all images without at least one container associated to them."
 		}
-		if !f.force && !confirm(a, warning) {
-			fmt.Fprintln(a.stdout, "Total reclaimed space: 0B")
-			return nil
-		}
-		e, err := a.engine()
-		if err != nil {
-			return err
-		}
-		r, err := e.PruneImages(f.all)
-		if err != nil {
-			return err
-		}
-		printPrune(a.stdout, r)
-		return nil
+		return prune(a, args, warning, func(e *engine.Engine) (*engine.PruneReport, error) {
+			return e.PruneImages(all)
+		})
 	}}
 
 var systemPrune = &command{usage: "[OPTIONS]", short: "Remove stopped containers, unused images and leftovers of interrupted commands",
@@ -263,9 +254,6 @@ var systemPrune = &command{usage: "[OPTIONS]", short: "Remove stopped containers
 		return f
 	},
 	run: func(ctx context.Context, a *app, args []string) error {
-		if err := noArgs(a, args); err != nil {
-			return err
-		}
 		f := a.opts.(*pruneFlags)
 		images := "  - all dangling images\n"
 		if f.all {
@@ -273,17 +261,7 @@ var systemPrune = &command{usage: "[OPTIONS]", short: "Remove stopped containers
 		}
 		warning := "This will remove:\n  - all stopped containers\n" + images +
 			"  - leftovers of interrupted lab commands (temporary files, unused blobs and layers)\n"
-		if !f.force && !confirm(a, warning) {
-			fmt.Fprintln(a.stdout, "Total reclaimed space: 0B")
-			return nil
-		}
-		e, err := a.engine()
-		if err != nil {
-			return err
-		}
-		r, err := e.PruneSystem(ctx, f.all, f.grace)
-		if r != nil {
-			printPrune(a.stdout, r)
-		}
-		return err
+		return prune(a, args, warning, func(e *engine.Engine) (*engine.PruneReport, error) {
+			return e.PruneSystem(ctx, f.all, f.grace)
+		})
 	}}
