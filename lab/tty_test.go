@@ -5,7 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -168,8 +170,9 @@ func TestInteractiveKilledFromOutside(t *testing.T) {
 	if pid == "" {
 		t.Fatal("no pid for the running container")
 	}
-	if out, err := exec.Command("kill", "-9", pid).CombinedOutput(); err != nil {
-		t.Fatalf("kill: %v %s", err, out)
+	n, _ := strconv.Atoi(pid)
+	if err := syscall.Kill(n, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill %s: %v", pid, err)
 	}
 	s.waitHostPrompt()
 	s.send("echo code=$?; stty -g > "+root+"/stty.after", "Enter")
