@@ -157,7 +157,14 @@ func TestREPL(t *testing.T) {
 	if ps := mustRun(t, root, "ps", "-q"); ps != "" {
 		t.Errorf("a container is still running after Ctrl-C: %s", ps)
 	}
-	if pids := processesRunning("sleep", "100"); len(pids) > 0 {
+	// The pid namespace's teardown may still be finishing on a loaded machine: give it
+	// a moment, but a container process that outlives that is a leak.
+	pids := processesRunning("sleep", "100")
+	for i := 0; i < 100 && len(pids) > 0; i++ {
+		time.Sleep(20 * time.Millisecond)
+		pids = processesRunning("sleep", "100")
+	}
+	if len(pids) > 0 {
 		t.Errorf("sleep 100 survived Ctrl-C: %v", pids)
 	}
 
