@@ -394,3 +394,23 @@ func TestDetached(t *testing.T) {
 		t.Fatalf("all removed, still: %q", ps)
 	}
 }
+
+// Two lab processes creating the same name at once: exactly one gets it.
+func TestNameRace(t *testing.T) {
+	root := newRoot(t)
+	for i := 0; i < 10; i++ {
+		name := fmt.Sprintf("race%d", i)
+		results := make(chan result, 2)
+		for j := 0; j < 2; j++ {
+			go func() { results <- labIn(t, root, "", "create", "--name", name, "busybox", "true") }()
+		}
+		r1, r2 := <-results, <-results
+		if (r1.code == 0) == (r2.code == 0) {
+			t.Fatalf("%s: both or neither got the name:\n%+v\n%+v", name, r1, r2)
+		}
+	}
+	out := mustRun(t, root, "ps", "-a", "--format", "json")
+	if n := strings.Count(out, "\n"); n != 10 {
+		t.Fatalf("want 10 containers, have %d:\n%s", n, out)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"lab/lab/table"
 	"lab/runtime/container"
 	"lab/runtime/engine"
+	"lab/runtime/proc"
 )
 
 type runFlags struct {
@@ -121,7 +122,16 @@ func attach(a *app, interactive, tty bool) (engine.StartOptions, func(), error) 
 	}()
 	so.Signals = out
 	var term *terminal
-	if tty {
+	if tty && !interactive {
+		// Nothing reads the keyboard for the container: leave the terminal cooked, so
+		// Ctrl-C still reaches lab (and through it the container), as on Docker.
+		if f, ok := a.stdin.(*os.File); ok && isTerminal(f) {
+			if ws, err := proc.GetWinsize(f); err == nil {
+				so.Size = &ws
+			}
+		}
+	}
+	if tty && interactive {
 		if f, ok := a.stdin.(*os.File); ok && isTerminal(f) {
 			t, err := openTerminal(f)
 			if err != nil {

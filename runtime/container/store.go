@@ -80,6 +80,15 @@ func NewID() string {
 // so a crash leaves either no container or a whole one (plus, at worst, a name link to
 // nothing, which is treated as free).
 func (s *Store) Create(c *Container, files map[string][]byte) error {
+	generated := c.Name == ""
+	if generated {
+		c.Name = s.nextName(0)
+	} else {
+		if err := ValidName(c.Name); err != nil {
+			return err
+		}
+		c.Name = strings.TrimPrefix(c.Name, "/")
+	}
 	tmp, err := os.MkdirTemp(s.root, ".new-")
 	if err != nil {
 		return fmt.Errorf("create container: %w", err)
@@ -100,51 +109,45 @@ func (s *Store) Create(c *Container, files map[string][]byte) error {
 			return fmt.Errorf("create container: %w", err)
 		}
 	}
-	if err := s.reserveName(c); err != nil {
-		return err
-	}
 	if err := writeRecord(filepath.Join(tmp, "config.json"), c, false); err != nil {
-		s.releaseName(c.Name, c.ID)
 		return err
 	}
 	if err := os.Rename(tmp, s.Dir(c.ID)); err != nil {
-		s.releaseName(c.Name, c.ID)
 		return fmt.Errorf("create container: %w", err)
 	}
 	ok = true
-	return nil
-}
-
-func (s *Store) reserveName(c *Container) error {
-	if c.Name != "" {
-		if err := ValidName(c.Name); err != nil {
-			return err
+	// The name is reserved only once the directory it names exists: a link to a
+	// directory that does not exist is stale and may be taken over, so reserving first
+	// would let two creates of one name both succeed.
+	for i := 1; ; i++ {
+		err := s.link(c.Name, c.ID)
+		if err == nil {
+			return nil
 		}
-		c.Name = strings.TrimPrefix(c.Name, "/")
-		if err := s.link(c.Name, c.ID); err != nil {
+		if !generated || !errors.Is(err, fs.ErrExist) || i == 10 {
+			s.Remove(c)
 			if errors.Is(err, fs.ErrExist) {
 				holder, _ := os.Readlink(filepath.Join(s.names, c.Name))
 				return fmt.Errorf("%w: the container name \"/%s\" is already in use by container %q. You have to remove (or rename) that container to be able to reuse that name", ErrNameInUse, c.Name, holder)
 			}
-			return err
+			return fmt.Errorf("create container: %w", err)
 		}
-		return nil
-	}
-	for i := 0; i < 10; i++ {
-		s.mu.Lock()
-		name := s.namer.Next()
-		if i > 0 {
-			name = s.namer.NextWithSuffix(i)
-		}
-		s.mu.Unlock()
-		if err := s.link(name, c.ID); err == nil {
-			c.Name = name
-			return nil
-		} else if !errors.Is(err, fs.ErrExist) {
+		c.Name = s.nextName(i)
+		if err := s.Save(c, false); err != nil {
+			s.Remove(c)
 			return err
 		}
 	}
-	return fmt.Errorf("create container: could not generate a free name")
+}
+
+// nextName generates a name, with Docker's digit suffix after a collision.
+func (s *Store) nextName(retry int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if retry > 0 {
+		return s.namer.NextWithSuffix(retry)
+	}
+	return s.namer.Next()
 }
 
 // link creates names/<name> -> id, taking over a link whose container is gone.
@@ -291,11 +294,10 @@ func (s *Store) List() ([]*Container, error) {
 	var out []*Container
 	for _, id := range ids {
 		c, err := s.load(id)
-		if errors.Is(err, ErrNotFound) {
-			continue // removed while we listed
-		}
 		if err != nil {
-			return nil, err
+			// Removed while we listed, or a record a power loss left empty: one bad
+			// record must not hide every container (lab fsck reports it).
+			continue
 		}
 		out = append(out, c)
 	}

@@ -47,11 +47,12 @@ func (e *Engine) Detach(ctx context.Context, ref string) (*container.Container, 
 		if err != nil {
 			return nil, &ExitError{Code: 125, Err: err}
 		}
-		if cur.State.StartedAt.After(before) || cur.State.Error != "" && cur.State.Error != c.State.Error {
-			if cur.State.Error != "" && cur.State.Status == container.Created {
-				return cur, &ExitError{Code: cur.State.ExitCode, Err: fmt.Errorf("%s", cur.State.Error)}
-			}
+		if cur.State.StartedAt.After(before) {
 			return cur, nil
+		}
+		if cur.State.Error != "" && cur.State.Error != c.State.Error {
+			// The command could not be run (126/127): the start failed.
+			return cur, &ExitError{Code: cur.State.ExitCode, Err: fmt.Errorf("%s", cur.State.Error)}
 		}
 		select {
 		case <-exited:

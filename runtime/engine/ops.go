@@ -244,25 +244,43 @@ func (e *Engine) Remove(ref string, force bool) (*container.Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.Containers.IsRunning(c.ID) {
-		if !force {
-			return nil, fmt.Errorf("cannot remove container %q: container is running: stop the container before removing or force remove", c.Name)
-		}
-		if c.State.Pid > 0 {
-			syscall.Kill(c.State.Pid, syscall.SIGKILL)
-		}
-		// The owning lab process records the exit and lets go of the lock.
-		for i := 0; i < 500 && e.Containers.IsRunning(c.ID); i++ {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if e.Containers.IsRunning(c.ID) {
-			return nil, fmt.Errorf("cannot remove container %q: it did not stop", c.Name)
-		}
+	// Remove holds the run lock, so that no lab process can start the container while
+	// its directory goes away under it.
+	unlock, err := e.lockStopped(c, force)
+	if err != nil {
+		return nil, err
 	}
+	defer unlock()
 	if err := removeCgroups(c.ID); err != nil {
 		return nil, err
 	}
 	return c, e.Containers.Remove(c)
+}
+
+// lockStopped takes the run lock of c; with force it first kills a running c and waits
+// for the lab process running it to record the exit and let go.
+func (e *Engine) lockStopped(c *container.Container, force bool) (func(), error) {
+	for i := 0; i < 1000; i++ {
+		unlock, err := e.Containers.Lock(c.ID)
+		if err == nil {
+			return unlock, nil
+		}
+		if !errors.Is(err, container.ErrRunning) {
+			return nil, err
+		}
+		// A lock that IsRunning does not confirm is a copy held for an instant by a
+		// child being forked elsewhere in this process: just try again.
+		if e.Containers.IsRunning(c.ID) {
+			if !force {
+				return nil, fmt.Errorf("cannot remove container %q: container is running: stop the container before removing or force remove", c.Name)
+			}
+			if cur, err := e.Containers.Get(c.ID); err == nil && cur.State.Pid > 0 && i%50 == 0 {
+				syscall.Kill(cur.State.Pid, syscall.SIGKILL)
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("cannot remove container %q: it did not stop", c.Name)
 }
 
 // Tag points target at the image named by source.

@@ -170,14 +170,15 @@ func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptio
 		return nil, &ExitError{Code: 125, Err: err}
 	}
 	got, err := e.startLocked(ctx, c, o)
-	unlock()
 	if c.Config.AutoRemove {
-		// Gone however the start ended, like --rm on Docker; the record returned still
-		// tells how it ended.
+		// Gone however the start ended, like --rm on Docker, and before the lock is
+		// released so that nobody can start it again meanwhile; the record returned
+		// still tells how it ended.
 		if rerr := e.Containers.Remove(c); rerr != nil && err == nil {
 			err = &ExitError{Code: 125, Err: rerr}
 		}
 	}
+	unlock()
 	return got, err
 }
 

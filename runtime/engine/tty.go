@@ -72,5 +72,6 @@ func (t *ttyCopy) drain() { <-t.outDone }
 
 func (t *ttyCopy) close() {
 	close(t.stop)
+	t.slave.Close() // already closed once the container started; not if the start failed before
 	t.master.Close()
 }
