@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // initArg0 is argv[0] of the re-executed init; main checks for it before anything else.
@@ -66,13 +68,24 @@ func Start(spec *Spec, stdio IO, hooks Hooks) (*Process, error) {
 			Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWNET,
 			// The container must not outlive the lab process that owns it.
 			Pdeathsig: syscall.SIGKILL,
+			// Every container gets a session of its own, whatever its stdio: in the
+			// caller's session it could open the caller's terminal as /dev/tty (and
+			// type into it with TIOCSTI) and kill(0, sig) would reach the caller's
+			// process group. Signals reach it only as lab forwards them.
+			Setsid: true,
 		},
 	}
 	// os/exec would make Wait wait for a goroutine copying a non-file stdin, which
 	// blocks on its reader long after the container has exited (a session's pipe, a
-	// terminal). Copy it ourselves and let the copy end when the reader does.
+	// terminal). Copy it ourselves and let the copy end when the reader does. A
+	// terminal is never handed over as a file either: the container would hold an fd
+	// of the user's terminal and could change its modes or read it after lab exits.
 	var stdinW *os.File
-	if _, isFile := stdio.Stdin.(*os.File); stdio.Stdin != nil && !isFile && stdio.Tty == nil {
+	f, isFile := stdio.Stdin.(*os.File)
+	if isFile && isTerminal(f) {
+		isFile = false
+	}
+	if stdio.Stdin != nil && !isFile && stdio.Tty == nil {
 		r, w, err := os.Pipe()
 		if err != nil {
 			specR.Close()
@@ -86,7 +99,6 @@ func Start(spec *Spec, stdio IO, hooks Hooks) (*Process, error) {
 	}
 	if stdio.Tty != nil {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Tty, stdio.Tty, stdio.Tty
-		cmd.SysProcAttr.Setsid = true
 		cmd.SysProcAttr.Setctty = true
 		cmd.SysProcAttr.Ctty = 0
 		spec.Console = stdio.Tty.Name()
@@ -153,4 +165,9 @@ func (p *Process) Wait() (int, error) {
 		return 128 + int(ws.Signal()), nil
 	}
 	return ws.ExitStatus(), nil
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
