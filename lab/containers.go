@@ -29,6 +29,9 @@ type runFlags struct {
 	entrypointSet                bool
 	env                          []string
 	limits                       limitFlags
+	// noSigProxy is --sig-proxy=false: signals sent to lab are not relayed, so they end
+	// lab (and with it the container, which must not outlive it) instead.
+	noSigProxy bool
 }
 
 func addRunFlags(fs *pflag.FlagSet) any {
@@ -45,8 +48,31 @@ func addRunFlags(fs *pflag.FlagSet) any {
 	fs.StringVarP(&f.user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "Set environment variables")
 	addLimitFlags(fs, &f.limits)
+	fs.Var(negBool{&f.noSigProxy}, "sig-proxy", "Proxy received signals to the process")
+	fs.Lookup("sig-proxy").NoOptDefVal = "true"
+	fs.Lookup("sig-proxy").DefValue = "true"
 	return f
 }
+
+// negBool is a boolean flag that defaults to true and stores its negation, so that the
+// zero value of the struct holding it means Docker's default.
+type negBool struct{ off *bool }
+
+func (b negBool) String() string {
+	if b.off != nil && *b.off {
+		return "false"
+	}
+	return "true"
+}
+func (b negBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*b.off = !v
+	return nil
+}
+func (b negBool) Type() string { return "bool" }
 
 func (f *runFlags) createOptions(args []string, fs bool) (engine.CreateOptions, error) {
 	o := engine.CreateOptions{
@@ -99,11 +125,14 @@ func isTerminal(f *os.File) bool {
 // attach wires lab's stdio, signals and (with tty) terminal to a container start. The
 // returned function undoes it: it must run on every exit path, since it restores the
 // user's terminal.
-func attach(a *app, interactive, tty bool) (engine.StartOptions, func(), error) {
+func attach(a *app, interactive, tty, sigProxy bool) (engine.StartOptions, func(), error) {
 	so := engine.StartOptions{IO: ioFor(a, interactive)}
-	// Relay the signals a user sends lab, as Docker's --sig-proxy does.
+	// Relay the signals a user sends lab, as Docker's --sig-proxy does: the container
+	// runs in a session of its own, so this is the only way a Ctrl-C reaches it.
 	in := make(chan os.Signal, 8)
-	signal.Notify(in, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	if sigProxy {
+		signal.Notify(in, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	}
 	out := make(chan os.Signal, 8)
 	stop := make(chan struct{})
 	go func() {
@@ -181,7 +210,7 @@ func containerCommands() map[string]*command {
 					fmt.Fprintln(a.stdout, c.ID)
 					return nil
 				}
-				so, done, err := attach(a, o.OpenStdin, o.Tty)
+				so, done, err := attach(a, o.OpenStdin, o.Tty, !a.opts.(*runFlags).noSigProxy)
 				if err != nil {
 					return err
 				}
@@ -236,7 +265,7 @@ func containerCommands() map[string]*command {
 					if err != nil {
 						return err
 					}
-					so, done, err := attach(a, f.interactive, c.Config.Tty)
+					so, done, err := attach(a, f.interactive, c.Config.Tty, true)
 					if err != nil {
 						return err
 					}
