@@ -9,14 +9,17 @@ import (
 	"time"
 )
 
-// JUnit XML as CI servers (Jenkins, GitLab, GitHub reporters) read it: one testsuite per
-// scenario directory, one testcase per scenario, a failure or skipped element when it did
-// not pass, and the transcript as system-out.
+// JUnit XML as CI servers (Jenkins, GitLab, GitHub reporters) read it, following the
+// Ant/Jenkins schema: one testsuite per scenario directory, one testcase per scenario
+// with classname = the scenario file's path without .lua, <failure> for a failed check
+// (lab.expect, assert), <error> for a runtime error or a timeout, <skipped>, and the
+// scenario's output as system-out (stderr also as system-err), whatever the outcome.
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
 	Name     string       `xml:"name,attr"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
 	Skipped  int          `xml:"skipped,attr"`
 	Time     string       `xml:"time,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
@@ -30,6 +33,7 @@ type junitSuite struct {
 	Skipped   int         `xml:"skipped,attr"`
 	Time      string      `xml:"time,attr"`
 	Timestamp string      `xml:"timestamp,attr"`
+	Hostname  string      `xml:"hostname,attr"`
 	Cases     []junitCase `xml:"testcase"`
 }
 
@@ -38,9 +42,11 @@ type junitCase struct {
 	Classname string        `xml:"classname,attr"`
 	File      string        `xml:"file,attr,omitempty"`
 	Time      string        `xml:"time,attr"`
-	Failure   *junitFailure `xml:"failure,omitempty"`
 	Skipped   *junitSkipped `xml:"skipped,omitempty"`
+	Error     *junitFailure `xml:"error,omitempty"`
+	Failure   *junitFailure `xml:"failure,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
+	SystemErr string        `xml:"system-err,omitempty"`
 }
 
 type junitFailure struct {
@@ -55,32 +61,42 @@ type junitSkipped struct {
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
 
-// writeJUnit writes results (one per scenario, same order) to path. Scenarios that
-// never ran (the run was interrupted) are left out.
-func writeJUnit(path string, todo []*scenario, results []outcome, started time.Time) error {
+// writeJUnit writes results, in the order they ran, to path.
+func writeJUnit(path string, results []outcome, started time.Time) error {
+	host, _ := os.Hostname()
 	doc := junitSuites{Name: "lab test", Time: seconds(time.Since(started))}
 	index := map[string]int{}
-	for i, s := range todo {
-		r := results[i]
-		if r.status == "" {
-			continue
-		}
-		dir := filepath.Dir(s.file)
+	var durs []time.Duration
+	for _, r := range results {
+		dir := filepath.Dir(r.file)
 		k, ok := index[dir]
 		if !ok {
 			k = len(doc.Suites)
 			index[dir] = k
-			doc.Suites = append(doc.Suites, junitSuite{Name: dir, Timestamp: started.UTC().Format(time.RFC3339)})
+			doc.Suites = append(doc.Suites, junitSuite{Name: dir, Timestamp: started.UTC().Format("2006-01-02T15:04:05"), Hostname: host})
+			durs = append(durs, 0)
 		}
-		c := junitCase{Name: s.name, Classname: dir, File: s.file, Time: seconds(r.dur), SystemOut: r.output}
+		c := junitCase{
+			Name: r.name, Classname: strings.TrimSuffix(r.file, ".lua"), File: r.file, Time: seconds(r.dur),
+			SystemOut: r.output, SystemErr: r.stderr,
+		}
 		suite := &doc.Suites[k]
 		suite.Tests++
 		doc.Tests++
+		durs[k] += r.dur
 		switch r.status {
 		case failed:
-			c.Failure = &junitFailure{Message: r.msg, Type: "failure", Text: strings.TrimRight(r.msg+"\n"+r.detail, "\n")}
-			suite.Failures++
-			doc.Failures++
+			f := &junitFailure{Message: r.msg, Type: r.errKind, Text: strings.TrimRight(r.msg+"\n"+r.detail, "\n")}
+			if r.errKind == "failure" {
+				c.Failure = f
+				suite.Failures++
+				doc.Failures++
+			} else {
+				f.Type = "error"
+				c.Error = f
+				suite.Errors++
+				doc.Errors++
+			}
 		case skipped:
 			c.Skipped = &junitSkipped{Message: r.msg}
 			suite.Skipped++
@@ -89,13 +105,7 @@ func writeJUnit(path string, todo []*scenario, results []outcome, started time.T
 		suite.Cases = append(suite.Cases, c)
 	}
 	for i := range doc.Suites {
-		var total time.Duration
-		for j, s := range todo {
-			if results[j].status != "" && filepath.Dir(s.file) == doc.Suites[i].Name {
-				total += results[j].dur
-			}
-		}
-		doc.Suites[i].Time = seconds(total)
+		doc.Suites[i].Time = seconds(durs[i])
 	}
 	b, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil {
@@ -108,4 +118,26 @@ func writeJUnit(path string, todo []*scenario, results []outcome, started time.T
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// failedInJUnit reads a report written by --junit and returns the names of the
+// scenarios that failed or erred in it.
+func failedInJUnit(path string) (map[string]bool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc junitSuites
+	if err := xml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	names := map[string]bool{}
+	for _, s := range doc.Suites {
+		for _, c := range s.Cases {
+			if c.Failure != nil || c.Error != nil {
+				names[c.Name] = true
+			}
+		}
+	}
+	return names, nil
 }

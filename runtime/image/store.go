@@ -751,3 +751,17 @@ func LayerSize(d ocispec.Descriptor) int64 {
 	}
 	return d.Size
 }
+
+// Adopt lists in the index a manifest whose blobs (manifest, config, layers) are already
+// in the content store, under ref when given. It is how an image moves between stores
+// that share blobs by hard link: the caller places the blobs first, data before the name
+// that points to it.
+func (s *Store) Adopt(manifest ocispec.Descriptor, ref *reference.Ref) error {
+	if !s.content.Exists(manifest.Digest) {
+		return fmt.Errorf("adopt %s: %w", manifest.Digest, content.ErrNotFound)
+	}
+	return s.update(func(idx *ocispec.Index) error {
+		setTag(idx, ocispec.Descriptor{MediaType: manifest.MediaType, Digest: manifest.Digest, Size: manifest.Size}, ref)
+		return nil
+	})
+}
