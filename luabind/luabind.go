@@ -222,10 +222,13 @@ func assert(L *lua.LState) int {
 	}
 	switch msg := L.Get(2).(type) {
 	case *lua.LNilType:
+		L.G.Registry.RawSetString(assertKey, lua.LString("assertion failed!"))
 		L.RaiseError("assertion failed!")
 	case lua.LString, lua.LNumber:
+		L.G.Registry.RawSetString(assertKey, lua.LString(msg.String()))
 		L.RaiseError("%s", msg.String())
 	default:
+		L.G.Registry.RawSetString(assertKey, msg)
 		L.Error(msg, 0)
 	}
 	return 0
