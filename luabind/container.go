@@ -56,6 +56,9 @@ func (b *binding) registerContainer(L *lua.LState) {
 			L.Push(m)
 			return 1
 		}
+		if !hasField(containerFields, key) {
+			noField(L, "Container", key, containerFields, methods)
+		}
 		L.Push(b.containerField(c, key))
 		return 1
 	}))

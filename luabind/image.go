@@ -45,6 +45,9 @@ func (b *binding) registerImage(L *lua.LState) {
 			L.Push(m)
 			return 1
 		}
+		if !hasField(imageFields, key) {
+			noField(L, "Image", key, imageFields, methods)
+		}
 		L.Push(imageField(L, i, key))
 		return 1
 	}))

@@ -1,0 +1,42 @@
+package luabind
+
+import (
+	"strings"
+	"testing"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+func TestClosest(t *testing.T) {
+	names := []string{"commit", "created", "exit_code", "id", "short_id", "status", "stdout"}
+	for key, want := range map[string]string{
+		"exitcode": "exit_code", "ExitCode": "exit_code", "comit": "commit", "shortid": "short_id",
+		"stdot": "stdout", "zzzzzz": "", "xx": "", "statuss": "status",
+	} {
+		if got := closest(key, names); got != want {
+			t.Errorf("closest(%q) = %q, want %q", key, got, want)
+		}
+	}
+	if d := editDistance("kitten", "sitting"); d != 3 {
+		t.Errorf("editDistance = %d", d)
+	}
+}
+
+// Reading a field that does not exist names it and the closest one, for Containers and
+// Images; fields that are nil for now (started of a created container) stay nil.
+func TestUnknownFieldsRaise(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.ok(`c = lab.create("busybox", "true"); img = lab.image("busybox")`)
+	if f := e.fails(`return c.exitcode`); f.Msg != "no field 'exitcode' on Container (did you mean exit_code?)" {
+		t.Errorf("c.exitcode: %q", f.Msg)
+	}
+	if f := e.fails(`c:comit("x")`); !strings.Contains(f.Msg, "no field 'comit' on Container (did you mean commit?)") {
+		t.Errorf("c:comit: %q", f.Msg)
+	}
+	if f := e.fails(`return img.tgas`); f.Msg != "no field 'tgas' on Image (did you mean tags?)" {
+		t.Errorf("img.tgas: %q", f.Msg)
+	}
+	if v := e.eval(`c.started`); v != lua.LNil {
+		t.Errorf("c.started of a created container: %v", v)
+	}
+}
