@@ -79,6 +79,9 @@ type unit struct {
 	cases  []string // the selected static Test* cases, in source order
 	static []string // every static case, selected or not
 	images []string // base images the scenario starts with
+	// probe: the file has no static cases and its name is not selected, but it may make
+	// cases at run time that are; it runs, and reports only such cases.
+	probe bool
 }
 
 // scenarioName is how results, -run and JUnit name a case of u ("" for u as a whole).
@@ -166,6 +169,9 @@ func runTests(ctx context.Context, a *app, args []string) error {
 		if len(u.static) == 0 {
 			if sel.match(u.name) {
 				todo = append(todo, u)
+			} else if bytes.Contains(u.src, []byte("Test")) {
+				u.probe = true
+				todo = append(todo, u)
 			}
 			continue
 		}
@@ -189,7 +195,7 @@ func runTests(ctx context.Context, a *app, args []string) error {
 	}
 	if o.list {
 		for _, u := range todo {
-			if len(u.static) == 0 {
+			if len(u.static) == 0 && !u.probe {
 				fmt.Fprintln(a.stdout, u.name)
 			}
 			for _, fn := range u.cases {
@@ -247,6 +253,8 @@ func runTests(ctx context.Context, a *app, args []string) error {
 		return &statusError{code: 130}
 	case nfail > 0:
 		return &statusError{code: 1}
+	case len(results) == 0 && (sel.re != nil || sel.names != nil):
+		return &statusError{code: 1, msg: "lab test: no scenario matches the selection (-run, --rerun-failed)"}
 	}
 	return nil
 }
@@ -580,7 +588,7 @@ func (r *unitRun) run() []outcome {
 
 // luaLoop owns the scenario's Lua state: every call into it runs on this goroutine.
 func (r *unitRun) luaLoop() {
-	L := luabind.NewState(r.eng, luabind.Options{Stdout: r.out.stdout(), Stderr: r.out.stderr(), Echo: r.o.verbose, Unsafe: unsafeLua()})
+	L := luabind.NewState(r.eng, luabind.Options{Stdout: r.out.stdout(), Stderr: r.out.stderr(), Echo: r.o.verbose, Unsafe: unsafeLua(), Dir: filepath.Dir(r.u.file)})
 	defer L.Close()
 	for f := range r.calls {
 		r.results <- f(L)
@@ -643,6 +651,16 @@ func (r *unitRun) judge(res phaseResult, timedOut bool) outcome {
 			o.status, o.msg = skipped, reason
 			break
 		}
+		if code, ok := luabind.ExitCode(res.err); ok {
+			// lab.exit(0) ends a scenario as passed, any other code as failed.
+			if code == 0 {
+				o.status = passed
+			} else {
+				where, _, _ := failure(res.err)
+				o.status, o.errKind, o.msg = failed, "failure", fmt.Sprintf("%s: lab.exit(%d)", where, code)
+			}
+			break
+		}
 		where, msg, detail := failure(res.err)
 		if where != "" && !strings.HasPrefix(msg, where) {
 			msg = where + ": " + msg
@@ -675,26 +693,40 @@ func (r *unitRun) phases() {
 			return err
 		}
 		// Cases the file made at run time (in a loop, by a helper) count too.
-		static := map[string]bool{}
+		known := map[string]bool{}
 		for _, fn := range u.static {
-			static[fn] = true
+			known[fn] = true
 		}
+		var others []string
 		L.G.Global.ForEach(func(k, v lua.LValue) {
 			name, ok := k.(lua.LString)
-			if _, isFn := v.(*lua.LFunction); ok && isFn && strings.HasPrefix(string(name), "Test") && !static[string(name)] {
-				dynamic = append(dynamic, string(name))
+			if _, isFn := v.(*lua.LFunction); ok && isFn && strings.HasPrefix(string(name), "Test") && !known[string(name)] {
+				others = append(others, string(name))
 			}
 		})
+		// lab.cases' cases in the order they were made, then any others by name.
+		for _, fn := range luabind.RegisteredCases(L) {
+			known[fn] = true
+			dynamic = append(dynamic, fn)
+		}
+		sort.Strings(others)
+		for _, fn := range others {
+			if !known[fn] {
+				dynamic = append(dynamic, fn)
+			}
+		}
 		return nil
 	})
 	setup := r.judge(res, timedOut)
 	setupOut := r.out.take()
-	sort.Strings(dynamic)
 	cases := append([]string{}, u.cases...)
 	for _, fn := range dynamic {
 		if r.sel.match(u.scenarioName(fn)) {
 			cases = append(cases, fn)
 		}
+	}
+	if u.probe && setup.status == passed && len(cases) == 0 {
+		return // nothing selected in it after all
 	}
 	if setup.status != passed || len(cases) == 0 {
 		// A file without cases is one scenario; a setup that failed or skipped fails or

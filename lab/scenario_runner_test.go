@@ -195,3 +195,76 @@ func TestScenarioCIOptions(t *testing.T) {
 		t.Errorf("--failfast: exit %d\n%s", r.code, r.stdout)
 	}
 }
+
+// Scenarios find their fixtures beside them wherever lab test starts; helpers can
+// report their caller's line; print shows tables; lab.exit ends a scenario.
+func TestScenarioFixturesAndHelpers(t *testing.T) {
+	root := newRoot(t)
+	dir := writeScenarios(t, map[string]string{
+		"fixtures.lua": `
+lab.expect(lab.read_file("testdata/greeting.txt")):eq("hello\n")
+local ctx = lab.fixture("app")
+lab.expect(ctx:sub(1, 1)):eq("/")
+local img = lab.build{context = "testdata/app", tag = "app"}
+lab.expect(lab.run("app", "cat /greeting.txt").stdout):eq("hello from the context\n")
+print({b = 2, a = {1, 2}})
+`,
+		"helper.lua": `
+local function check_ok(c)
+  lab.expect(c.exit_code, {label = "exit code", level = 2}):eq(0)
+end
+check_ok(lab.run("busybox", "true"))
+check_ok(lab.run("busybox", "exit 4")) -- line 6 is reported
+`,
+		"exits.lua":  `lab.exit(0); error("not reached")`,
+		"exits3.lua": `lab.exit(3)`,
+	})
+	os.MkdirAll(filepath.Join(dir, "testdata", "app"), 0o755)
+	os.WriteFile(filepath.Join(dir, "testdata", "greeting.txt"), []byte("hello\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "testdata", "app", "greeting.txt"), []byte("hello from the context\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "testdata", "app", "Dockerfile"), []byte("FROM busybox\nCOPY greeting.txt /\n"), 0o644)
+	// Started from elsewhere: relative paths still mean "beside the scenario".
+	r, _ := labTest(t, root, "-v", dir)
+	for _, want := range []string{
+		"ok   fixtures ", "ok   exits ",
+		"FAIL exits3: " + filepath.Join(dir, "exits3.lua") + ":1: lab.exit(3)",
+		"FAIL helper: " + filepath.Join(dir, "helper.lua") + ":6: exit code: values differ",
+		"{ a = { 1, 2 }, b = 2 }",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s%s", want, r.stdout, r.stderr)
+		}
+	}
+}
+
+// lab.cases makes one case per element, named and run in order; lab.skip_unless skips
+// what the machine cannot do.
+func TestScenarioCasesAndSkipUnless(t *testing.T) {
+	root := newRoot(t)
+	dir := writeScenarios(t, map[string]string{
+		"params.lua": `
+lab.cases("TestExit", {{code = 0}, {code = 3}, {name = "ten", code = 10}}, function(c)
+  lab.expect(lab.run("busybox", "exit " .. c.code)):exit_code(c.code)
+end)
+`,
+		"needs_image.lua": `lab.skip_unless{root = true, image = "nosuch:tag"}; error("not reached")`,
+		"needs_root.lua":  `lab.skip_unless{root = true, tool = "sh"}; print("ran")`,
+		"bad_cond.lua":    `lab.skip_unless{colour = "blue"}`,
+	})
+	r, _ := labTest(t, root, "-v", dir)
+	for _, want := range []string{
+		"ok   params/TestExit/1 ", "ok   params/TestExit/2 ", "ok   params/TestExit/ten ",
+		"skip needs_image: needs image nosuch:tag", "ok   needs_root", "FAIL bad_cond:",
+		"4 passed, 1 failed, 1 skipped",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s%s", want, r.stdout, r.stderr)
+		}
+	}
+	if i, j := strings.Index(r.stdout, "TestExit/2 "), strings.Index(r.stdout, "TestExit/ten "); i < 0 || j < i {
+		t.Errorf("cases run in the order they were made:\n%s", r.stdout)
+	}
+	if r, _ := labTest(t, root, "-run", "TestExit/ten", dir); !strings.Contains(r.stdout, "1 passed, 0 failed") {
+		t.Errorf("-run selects one made case:\n%s", r.stdout)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -54,7 +55,11 @@ func runScript(ctx context.Context, a *app, file string, args []string) int {
 		fmt.Fprintf(a.stderr, "lab: %v\n", err)
 		return 1
 	}
-	L := luabind.NewState(eng, luabind.Options{Stdout: a.stdout, Stderr: a.stderr, Echo: true, Unsafe: unsafeLua()})
+	dir := ""
+	if file != "-" {
+		dir = filepath.Dir(file)
+	}
+	L := luabind.NewState(eng, luabind.Options{Stdout: a.stdout, Stderr: a.stderr, Echo: true, Unsafe: unsafeLua(), Dir: dir})
 	defer L.Close()
 	L.SetContext(ctx)
 
@@ -79,6 +84,9 @@ func runScript(ctx context.Context, a *app, file string, args []string) int {
 	if reason, ok := luabind.SkipReason(err); ok {
 		fmt.Fprintf(a.stderr, "skipped: %s\n", reason)
 		return 0
+	}
+	if code, ok := luabind.ExitCode(err); ok {
+		return code
 	}
 	if err != nil {
 		writeFailure(a.stderr, "", err)

@@ -44,6 +44,9 @@ func buildFn(eng *engine.Engine) lua.LGFunction {
 		o := build.Options{NoCache: optBool(L, 1, t, "no_cache"), Tags: optStringList(L, 1, t, "tag")}
 		o.Target, _ = optString(L, 1, t, "target")
 		o.Context, _ = optString(L, 1, t, "context")
+		if o.Context != "" {
+			o.Context = b.resolve(o.Context)
+		}
 		o.BuildArgs = buildArgs(L, t.RawGetString("args"))
 		if files := t.RawGetString("files"); files != lua.LNil {
 			ft, ok := files.(*lua.LTable)
@@ -66,8 +69,8 @@ func buildFn(eng *engine.Engine) lua.LGFunction {
 			if strings.Contains(df, "\n") {
 				o.DockerfileText = []byte(df)
 			} else {
-				o.Dockerfile = df
-				if _, err := os.Stat(df); err != nil && !filepath.IsAbs(df) && o.Context != "" {
+				o.Dockerfile = b.resolve(df)
+				if _, err := os.Stat(o.Dockerfile); err != nil && !filepath.IsAbs(df) && o.Context != "" {
 					o.Dockerfile = filepath.Join(o.Context, df)
 				}
 			}

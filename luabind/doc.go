@@ -27,6 +27,7 @@
 //
 //	lab.run(image, cmd, opts) -> Container   create, start, wait (a non-zero exit is data)
 //	lab.create(image, cmd, opts) -> Container (status "created")
+//	lab.spawn(image, cmd, opts) -> Session    a running container to talk to
 //	lab.ps{all=, latest=, last=} -> list of Container, newest first
 //	lab.images() -> list of Image;  lab.image(ref) -> Image or nil
 //	lab.container(ref) -> Container or nil
@@ -34,15 +35,30 @@
 //	lab.rm(c, ..., {force=});  lab.rmi(img, ..., {force=}) -> {"Untagged: ..", "Deleted: .."}
 //	lab.tag(img, ref) -> Image;  lab.import(path, ref, {message=, changes=}) -> Image
 //	lab.export(c, path);  lab.bootstrap("busybox") -> Image
+//	lab.build{context=, dockerfile=, files=, tag=, args=, target=, no_cache=} -> Image
 //	lab.diff(c) -> list of {kind = "A"|"C"|"D", path = ...};  lab.inspect(x) -> table
 //	lab.history(img) -> list;  lab.logs(c) -> stdout, stderr
+//	lab.sleep(seconds)
+//	lab.read_file(path) -> string;  lab.fixture(name) -> absolute path of testdata/name
+//	lab.skip(reason);  lab.skip_unless{root=, cgroup="v1"|"v2", image=, tool=}
+//	lab.cases(name, list, fn)   one case name/<elem.name or index> per element: fn(elem)
+//	lab.exit(code)              end the script (or scenario: 0 passes) with code
+//	lab.version                 the API's version, "1"
 //
 // image is a reference string or an Image; c a Container or a name/ID string. cmd is
 // a list (exec form), a string (run by /bin/sh -c) or nil (the image's command).
 // Options of run/create: stdin (string), env (list of "K=V" or map), workdir, name,
 // rm, hostname, user, entrypoint (string or list), timeout (seconds; the container is
-// killed and the call raises), and for create interactive=true. Unknown option names
-// are argument errors.
+// killed and the call raises), tty, detach, memory (bytes or "64m"), pids_limit, cpus
+// (a fraction of CPUs), and for create interactive=true. spawn takes env, workdir,
+// name, rm, hostname, user, entrypoint, tty, rows, cols, memory, pids_limit, cpus.
+// Unknown option names are argument errors. Relative host paths (import, export,
+// build's context and dockerfile, read_file, fixture) resolve against the script's
+// directory.
+//
+// build: context is a directory (the Dockerfile in it unless dockerfile names one),
+// files = {[path] = content} a throwaway context, dockerfile a path or the text of a
+// Dockerfile, tag a ref or a list, args = {NAME = value}, target a stage, no_cache.
 //
 // Container fields: id short_id name image command status exit_code stdout stderr
 // created started finished (whole seconds since the epoch, as os.time(); nil if not
@@ -51,9 +67,19 @@
 // wait() rm{force=} inspect() logs(). stdout/stderr hold the output of the last run or
 // start in this state; a container looked up instead shows its whole log. Image
 // fields: id short_id tags size created; methods layers() config() history()
-// read(path) exists(path) tag(ref) rm{force=} inspect(). read returns nil and a
-// message when the file does not exist. tostring of a Container or Image is its
-// Docker row; of the lists from ps, images, diff and history the Docker output.
+// read(path) exists(path) tag(ref) rm{force=} inspect(). config() returns cmd
+// entrypoint env workdir user stop_signal labels exposed_ports author architecture os.
+// read returns nil and a message when the file does not exist. Reading a field that
+// does not exist raises "no field 'exitcode' on Container (did you mean exit_code?)".
+// tostring of a Container or Image is its Docker row; of the lists from ps, images,
+// diff and history the Docker output.
+//
+// Session (from spawn): send(text), expect(pattern [, seconds]) -> the match and its
+// captures (fails with the output so far when the pattern does not come in time or the
+// container exits first), close() (end of input), wait([seconds]) -> Container,
+// kill(), output() -> everything printed so far.
+//
+// print shows plain tables as the REPL does (sorted keys, nested), not "table: 0x...".
 //
 // # Errors
 //
@@ -67,7 +93,8 @@
 //
 // # Assertions
 //
-// lab.expect(v, label) returns an expectation whose methods check v, raise a
+// lab.expect(v, label) (or lab.expect(v, {label=, level=}): level 2 names the line
+// that called the helper doing the check) returns an expectation whose methods check v, raise a
 // Failure when the check fails, and return the expectation so checks chain:
 //
 //	lab.expect(v):eq(x) :ne(x) :is_nil() :not_nil() :truthy() :falsy()

@@ -114,17 +114,24 @@ func (b *binding) raise(L *lua.LState, op string, err error, fallback int, c *ct
 }
 
 // fail raises an assertion failure located at the Lua caller.
-func fail(L *lua.LState, msg, detail string) {
+func fail(L *lua.LState, msg, detail string) { failAt(L, 1, msg, detail) }
+
+// failAt raises an assertion failure located at the level-th Lua function up the stack.
+func failAt(L *lua.LState, level int, msg, detail string) {
 	ud := L.NewUserData()
-	ud.Value = &Failure{Where: where(L), Msg: msg, Detail: strings.TrimRight(detail, "\n")}
+	ud.Value = &Failure{Where: whereAt(L, level), Msg: msg, Detail: strings.TrimRight(detail, "\n")}
 	L.SetMetatable(ud, L.GetTypeMetatable(failureType))
 	L.Error(ud, 0)
 }
 
 // where is "file:line" of the innermost Lua function on the stack: the script line
 // that called into Go, even through pcall or a metamethod.
-func where(L *lua.LState) string {
-	for level := 1; level < 32; level++ {
+func where(L *lua.LState) string { return whereAt(L, 1) }
+
+// whereAt is "file:line" of the n-th Lua function up the stack (1: the innermost).
+func whereAt(L *lua.LState, n int) string {
+	first := ""
+	for level := 1; level < 64; level++ {
 		dbg, ok := L.GetStack(level)
 		if !ok {
 			break
@@ -133,10 +140,16 @@ func where(L *lua.LState) string {
 			continue
 		}
 		if dbg.Source != "" && dbg.CurrentLine > 0 {
-			return fmt.Sprintf("%s:%d", dbg.Source, dbg.CurrentLine)
+			pos := fmt.Sprintf("%s:%d", dbg.Source, dbg.CurrentLine)
+			if first == "" {
+				first = pos
+			}
+			if n--; n == 0 {
+				return pos
+			}
 		}
 	}
-	return ""
+	return first // fewer callers than asked: the innermost is still the best guess
 }
 
 var (

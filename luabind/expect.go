@@ -16,6 +16,7 @@ const expectType = "lab.Expect"
 type expectation struct {
 	v     lua.LValue
 	label string
+	level int // which Lua caller a failure names: 1 the line of the check, 2 its caller...
 }
 
 func (b *binding) expectMethods() map[string]lua.LGFunction {
@@ -61,8 +62,21 @@ func (b *binding) expect(L *lua.LState) int {
 	if L.GetTop() < 1 {
 		argError(L, 1, "value expected")
 	}
-	x := &expectation{v: L.Get(1)}
-	if L.GetTop() >= 2 && L.Get(2) != lua.LNil {
+	x := &expectation{v: L.Get(1), level: 1}
+	if t, ok := L.Get(2).(*lua.LTable); ok {
+		// lab.expect(v, {label = "...", level = 2}): a helper that checks for its
+		// caller reports the caller's line.
+		checkOpts(L, 2, "label", "level")
+		x.label, _ = optString(L, 2, t, "label")
+		if lv, ok := t.RawGetString("level").(lua.LNumber); ok {
+			x.level = int(lv)
+		} else if t.RawGetString("level") != lua.LNil {
+			argError(L, 2, "option 'level' must be a number")
+		}
+		if x.level < 1 {
+			argError(L, 2, "option 'level' must be 1 or more")
+		}
+	} else if L.GetTop() >= 2 && L.Get(2) != lua.LNil {
 		x.label = checkString(L, 2)
 	}
 	ud := L.NewUserData()
@@ -122,7 +136,7 @@ func (b *binding) failOn(L *lua.LState, x *expectation, msg, detail string) {
 		}
 		detail += c.tail()
 	}
-	fail(L, msg, detail)
+	failAt(L, x.level, msg, detail)
 }
 
 // source is the container behind a subject: the subject itself, or the container

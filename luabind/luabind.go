@@ -20,6 +20,11 @@ type Options struct {
 	Echo bool
 	// Unsafe opens os and io fully and keeps dofile/loadfile/os.execute/io.popen.
 	Unsafe bool
+	// Dir is the script's directory: relative host paths (lab.import, lab.export,
+	// lab.build's context, lab.read_file, lab.fixture) resolve against it, so a
+	// scenario finds its fixtures wherever `lab test` is started. "" = the working
+	// directory.
+	Dir string
 }
 
 // Limits that turn runaway scripts into Lua errors instead of exhausting the process.
@@ -52,7 +57,8 @@ func Extend(f func(L *lua.LState, mod *lua.LTable, eng *engine.Engine)) {
 type binding struct {
 	eng    *engine.Engine
 	opts   Options
-	recent []*ctr // containers run lately, to name the source of a failing output
+	recent []*ctr   // containers run lately, to name the source of a failing output
+	cases  []string // made by lab.cases, in order
 }
 
 // NewState returns a fresh sandboxed LState with the lab module preloaded
@@ -174,7 +180,13 @@ func (b *binding) print(L *lua.LState) int {
 		if i > 1 {
 			sb.WriteByte('\t')
 		}
-		sb.WriteString(L.ToStringMeta(L.Get(i)).String())
+		v := L.Get(i)
+		if t, ok := v.(*lua.LTable); ok && L.GetMetaField(t, "__tostring") == lua.LNil {
+			// A plain table prints as the REPL shows it, not as "table: 0x...".
+			sb.WriteString(Pretty(t))
+			continue
+		}
+		sb.WriteString(L.ToStringMeta(v).String())
 	}
 	sb.WriteByte('\n')
 	if _, err := io.WriteString(b.opts.Stdout, sb.String()); err != nil {

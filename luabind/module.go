@@ -393,7 +393,7 @@ func (b *binding) tag(L *lua.LState, op, src, target string) int {
 }
 
 func (b *binding) importFn(L *lua.LState) int {
-	path := checkPath(L, 1)
+	path := b.resolve(checkPath(L, 1))
 	ref := optRef(L, 2)
 	t := checkOpts(L, 3, "message", "changes")
 	msg, _ := optString(L, 3, t, "message")
@@ -418,7 +418,7 @@ func (b *binding) importFn(L *lua.LState) int {
 // no partial file behind.
 func (b *binding) export(L *lua.LState) int {
 	ref := b.containerRef(L, 1)
-	path := checkPath(L, 2)
+	path := b.resolve(checkPath(L, 2))
 	f, err := os.Create(path)
 	if err != nil {
 		b.raise(L, "lab.export", err, 1, nil)
