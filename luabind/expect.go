@@ -2,6 +2,7 @@ package luabind
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -166,7 +167,77 @@ func diffDetail(expected, actual lua.LValue) string {
 	if eok && aok && (strings.Contains(string(es), "\n") || strings.Contains(string(as), "\n")) {
 		detail += "\ndiff (-expected +actual):\n" + lineDiff(string(es), string(as))
 	}
+	et, eok := expected.(*lua.LTable)
+	at, aok := actual.(*lua.LTable)
+	if eok && aok {
+		var lines []string
+		tableDiff(et, at, "", &lines, map[*lua.LTable]bool{})
+		if len(lines) > 0 {
+			detail += "\ndifferences:\n  " + strings.Join(lines, "\n  ")
+		}
+	}
 	return detail
+}
+
+// tableDiff lists, element by element, where two tables differ: a key only in one of
+// them, or the path to a value that differs ("[3].name: expected "a", got "b"").
+func tableDiff(expected, actual *lua.LTable, path string, out *[]string, seen map[*lua.LTable]bool) {
+	if seen[expected] || len(*out) >= 20 {
+		return
+	}
+	seen[expected] = true
+	var keys []lua.LValue
+	has := map[lua.LValue]bool{}
+	collect := func(t *lua.LTable) {
+		t.ForEach(func(k, _ lua.LValue) {
+			if !has[k] {
+				has[k] = true
+				keys = append(keys, k)
+			}
+		})
+	}
+	collect(expected)
+	collect(actual)
+	sort.Slice(keys, func(i, j int) bool { return keyLess(keys[i], keys[j]) })
+	for _, k := range keys {
+		p := strings.TrimPrefix(path+keyPath(k), ".")
+		e, a := expected.RawGet(k), actual.RawGet(k)
+		switch {
+		case e == lua.LNil:
+			*out = append(*out, fmt.Sprintf("%s: unexpected %s", p, repr(a)))
+		case a == lua.LNil:
+			*out = append(*out, fmt.Sprintf("%s: missing (expected %s)", p, repr(e)))
+		case deepEqual(e, a):
+		default:
+			et, eok := e.(*lua.LTable)
+			at, aok := a.(*lua.LTable)
+			if eok && aok {
+				tableDiff(et, at, p, out, seen)
+				continue
+			}
+			*out = append(*out, fmt.Sprintf("%s: expected %s, got %s", p, repr(e), repr(a)))
+		}
+		if len(*out) >= 20 {
+			*out = append(*out, "...")
+			return
+		}
+	}
+}
+
+func keyPath(k lua.LValue) string {
+	if s, ok := k.(lua.LString); ok && isIdent(string(s)) {
+		return "." + string(s)
+	}
+	return "[" + repr(k) + "]"
+}
+
+func isIdent(s string) bool {
+	for i, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func indentRest(s, pad string) string {

@@ -40,3 +40,14 @@ func TestUnknownFieldsRaise(t *testing.T) {
 		t.Errorf("c.started of a created container: %v", v)
 	}
 }
+
+// A failing comparison of tables says, element by element, where they differ.
+func TestTableDiff(t *testing.T) {
+	e := newEnv(t, Options{})
+	f := e.fails(`lab.expect({a = 1, b = {x = "p", y = {1, 2, 3}}, c = true}):eq({a = 1, b = {x = "q", y = {1, 2}}, d = 4})`)
+	for _, want := range []string{"differences:", `b.x: expected "q", got "p"`, "b.y[3]: unexpected 3", "c: unexpected true", "d: missing (expected 4)"} {
+		if !strings.Contains(f.Detail, want) {
+			t.Errorf("detail lacks %q:\n%s", want, f.Detail)
+		}
+	}
+}
