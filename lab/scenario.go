@@ -356,7 +356,8 @@ func collectScenarios(paths []string, defaultImages []string) ([]*unit, error) {
 				if d.IsDir() && path != p && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
 					return filepath.SkipDir // fixtures and golden files live there
 				}
-				if !d.IsDir() && strings.HasSuffix(path, ".lua") {
+				// _name.lua is a helper module for require, not a scenario.
+				if !d.IsDir() && strings.HasSuffix(path, ".lua") && !strings.HasPrefix(d.Name(), "_") {
 					rel, _ := filepath.Rel(p, path)
 					files = append(files, found{path, strings.TrimSuffix(filepath.ToSlash(rel), ".lua")})
 				}

@@ -216,7 +216,13 @@ end
 check_ok(lab.run("busybox", "true"))
 check_ok(lab.run("busybox", "exit 4")) -- line 6 is reported
 `,
-		"exits.lua":  `lab.exit(0); error("not reached")`,
+		"exits.lua": `lab.exit(0); error("not reached")`,
+		"_util.lua": `return {twice = function(x) return 2 * x end}`,
+		"requires.lua": `
+lab.expect(require("_util").twice(21)):eq(42)
+package.path = "/etc/?"
+lab.expect(function() require("passwd") end):raises("not found")
+lab.expect(function() require("..x") end):raises("does not name a file")`,
 		"exits3.lua": `lab.exit(3)`,
 	})
 	os.MkdirAll(filepath.Join(dir, "testdata", "app"), 0o755)
@@ -226,7 +232,7 @@ check_ok(lab.run("busybox", "exit 4")) -- line 6 is reported
 	// Started from elsewhere: relative paths still mean "beside the scenario".
 	r, _ := labTest(t, root, "-v", dir)
 	for _, want := range []string{
-		"ok   fixtures ", "ok   exits ",
+		"ok   fixtures ", "ok   exits ", "ok   requires ",
 		"FAIL exits3: " + filepath.Join(dir, "exits3.lua") + ":1: lab.exit(3)",
 		"FAIL helper: " + filepath.Join(dir, "helper.lua") + ":6: exit code: values differ",
 		"{ a = { 1, 2 }, b = 2 }",

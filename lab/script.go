@@ -131,20 +131,34 @@ func readChunk(stdin io.Reader, file string) ([]byte, string, error) {
 // failure splits a Lua error into where it happened, its message and its detail lines
 // (expected/actual, a diff, a container's output tail).
 func failure(err error) (where, msg, detail string) {
-	if f := luabind.AsFailure(err); f != nil {
+	if f := luabind.AsFailure(err); f != nil && (f.Detail != "" || luabind.IsFailureValue(err)) {
 		return f.Where, f.Msg, f.Detail
 	}
-	// Not a failure luabind recognises (a syntax error, a Go error): its first line
-	// without gopher-lua's traceback.
-	msg = err.Error()
-	var ae *lua.ApiError
-	if errors.As(err, &ae) && ae.Object != nil {
-		msg = ae.Object.String()
+	// A runtime error (a syntax error, a Go error): its message, and the Lua frames that
+	// led to it when there is more than the one line the message names.
+	f := luabind.AsFailure(err)
+	if f == nil {
+		return "", "", ""
 	}
+	msg = f.Msg
 	if i := strings.Index(msg, "\nstack traceback:"); i >= 0 {
 		msg = msg[:i]
 	}
-	return "", strings.TrimSpace(msg), ""
+	var ae *lua.ApiError
+	if errors.As(err, &ae) {
+		var frames []string
+		for _, l := range strings.Split(ae.StackTrace, "\n") {
+			l = strings.TrimSpace(l)
+			if l == "" || strings.HasPrefix(l, "[G]") || strings.HasPrefix(l, "stack traceback") || strings.HasPrefix(l, "<") {
+				continue
+			}
+			frames = append(frames, l)
+		}
+		if len(frames) > 1 {
+			detail = "stack traceback:\n  " + strings.Join(frames, "\n  ")
+		}
+	}
+	return f.Where, strings.TrimSpace(msg), detail
 }
 
 // writeFailure prints "prefix where: message" and the detail indented under it.

@@ -32,3 +32,14 @@ func IsAssertion(L *lua.LState, err error) bool {
 	}
 	return false
 }
+
+// IsFailureValue reports whether err raised a lab value (a Failure, a lab error, a
+// skip) rather than a plain Lua error.
+func IsFailureValue(err error) bool {
+	var ae *lua.ApiError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	_, ok := ae.Object.(*lua.LUserData)
+	return ok
+}

@@ -91,7 +91,7 @@ func TestExpectFailures(t *testing.T) {
 		t.Errorf("assert_eq: %q / %q", f.Msg, f.Detail)
 	}
 	f = e.failure("lab.assert_eq({a = 1, b = {2}}, {a = 1, b = {3}})")
-	if f.Msg != "values differ" || f.Detail != "expected: { a = 1, b = { 3 } }\n  actual: { a = 1, b = { 2 } }" {
+	if f.Msg != "values differ" || f.Detail != "expected: { a = 1, b = { 3 } }\n  actual: { a = 1, b = { 2 } }\ndifferences:\n  b[1]: expected 3, got 2" {
 		t.Errorf("assert_eq tables: %q / %q", f.Msg, f.Detail)
 	}
 

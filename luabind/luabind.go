@@ -153,6 +153,7 @@ func (b *binding) openLibs(L *lua.LState) {
 	for _, name := range []string{"dofile", "loadfile"} {
 		L.SetGlobal(name, lua.LNil)
 	}
+	b.confineRequire(L)
 	full := L.GetGlobal("os").(*lua.LTable)
 	small := L.NewTable()
 	for _, name := range []string{"time", "clock", "date", "getenv", "difftime"} {
