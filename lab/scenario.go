@@ -49,6 +49,7 @@ func init() {
 			fs.BoolVar(&o.list, "list", false, "Print the selected scenarios' names and exit")
 			fs.BoolVar(&o.failfast, "failfast", false, "Start no new scenario after the first failure")
 			fs.StringVar(&o.rerunFailed, "rerun-failed", "", "Run only the scenarios that failed in this JUnit report")
+			fs.BoolVar(&o.update, "update", false, "Write golden files (expect(x):golden(name)) instead of comparing with them")
 			return o
 		},
 		run: runTests,
@@ -67,6 +68,7 @@ type testFlags struct {
 	list        bool
 	failfast    bool
 	rerunFailed string
+	update      bool
 }
 
 // unit is one scenario file: the unit of state, parallelism and sharding. Its top level
@@ -589,7 +591,8 @@ func (r *unitRun) run() []outcome {
 
 // luaLoop owns the scenario's Lua state: every call into it runs on this goroutine.
 func (r *unitRun) luaLoop() {
-	L := luabind.NewState(r.eng, luabind.Options{Stdout: r.out.stdout(), Stderr: r.out.stderr(), Echo: r.o.verbose, Unsafe: unsafeLua(), Dir: filepath.Dir(r.u.file)})
+	L := luabind.NewState(r.eng, luabind.Options{Stdout: r.out.stdout(), Stderr: r.out.stderr(), Echo: r.o.verbose, Unsafe: unsafeLua(),
+		Dir: filepath.Dir(r.u.file), Script: strings.TrimSuffix(filepath.Base(r.u.file), ".lua"), UpdateGolden: r.o.update})
 	defer L.Close()
 	for f := range r.calls {
 		r.results <- f(L)

@@ -274,3 +274,36 @@ end)
 		t.Errorf("-run selects one made case:\n%s", r.stdout)
 	}
 }
+
+// Golden files: -update writes them beside the scenario, a later run compares, and a
+// difference shows a diff; lab.scrub keeps ids and times out of them.
+func TestScenarioGoldenFiles(t *testing.T) {
+	root := newRoot(t)
+	dir := writeScenarios(t, map[string]string{"gold.lua": `
+local c = lab.run("busybox", "echo hello; echo world")
+lab.expect(c.stdout):golden("out")
+lab.expect(lab.scrub("ran " .. c.id .. " as " .. c.short_id)):golden("ids")
+lab.expect({exit = c.exit_code, status = c.status}):golden("state")
+`})
+	r, _ := labTest(t, root, dir)
+	if r.code != 1 || !strings.Contains(r.stdout, "golden file "+filepath.Join(dir, "testdata", "gold", "out.golden")+" does not exist (lab test -update writes it)") {
+		t.Fatalf("no golden file yet: exit %d\n%s", r.code, r.stdout)
+	}
+	if r, _ := labTest(t, root, "-update", dir); r.code != 0 {
+		t.Fatalf("-update: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for name, want := range map[string]string{"out": "hello\nworld\n", "ids": "ran <id1> as <id1>", "state": "{ exit = 0, status = \"exited\" }\n"} {
+		b, _ := os.ReadFile(filepath.Join(dir, "testdata", "gold", name+".golden"))
+		if string(b) != want {
+			t.Errorf("%s.golden = %q, want %q", name, b, want)
+		}
+	}
+	if r, _ := labTest(t, root, dir); r.code != 0 {
+		t.Fatalf("against the golden files: exit %d\n%s", r.code, r.stdout)
+	}
+	os.WriteFile(filepath.Join(dir, "testdata", "gold", "out.golden"), []byte("hello\nthere\n"), 0o644)
+	r, _ = labTest(t, root, dir)
+	if r.code != 1 || !strings.Contains(r.stdout, "output differs from golden file") || !strings.Contains(r.stdout, "-there") || !strings.Contains(r.stdout, "+world") {
+		t.Errorf("a changed golden file: exit %d\n%s", r.code, r.stdout)
+	}
+}

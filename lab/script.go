@@ -55,11 +55,11 @@ func runScript(ctx context.Context, a *app, file string, args []string) int {
 		fmt.Fprintf(a.stderr, "lab: %v\n", err)
 		return 1
 	}
-	dir := ""
+	dir, script := "", ""
 	if file != "-" {
-		dir = filepath.Dir(file)
+		dir, script = filepath.Dir(file), strings.TrimSuffix(filepath.Base(file), ".lua")
 	}
-	L := luabind.NewState(eng, luabind.Options{Stdout: a.stdout, Stderr: a.stderr, Echo: true, Unsafe: unsafeLua(), Dir: dir})
+	L := luabind.NewState(eng, luabind.Options{Stdout: a.stdout, Stderr: a.stderr, Echo: true, Unsafe: unsafeLua(), Dir: dir, Script: script})
 	defer L.Close()
 	L.SetContext(ctx)
 

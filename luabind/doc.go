@@ -43,6 +43,8 @@
 //	lab.skip(reason);  lab.skip_unless{root=, cgroup="v1"|"v2", image=, tool=}
 //	lab.cases(name, list, fn)   one case name/<elem.name or index> per element: fn(elem)
 //	lab.exit(code)              end the script (or scenario: 0 passes) with code
+//	lab.scrub(s [, {[pattern] = repl}]) -> s with ids, digests, times, "ago"s and
+//	                            durations replaced by numbered placeholders (<id1>...)
 //	lab.version                 the API's version, "1"
 //
 // image is a reference string or an Image; c a Container or a name/ID string. cmd is
@@ -104,6 +106,8 @@
 //	  :stdout_contains(s) :stderr_contains(s) :stdout_matches(p) :stderr_matches(p)
 //	  :diff_contains("A /foo") :file(path, content_or_nil) :no_file(path)
 //	lab.expect(img):file(path, content_or_nil) :no_file(path) :has_tag(ref)
+//	lab.expect(text_or_value):golden(name)   equal to testdata/<script>/<name>.golden
+//	  beside the script (a value as print shows it); lab test -update writes the file
 //	lab.assert_eq(actual, expected, msg);  lab.fail(msg)
 //
 // eq compares tables by content and containers/images by ID. A Failure names the

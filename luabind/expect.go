@@ -49,6 +49,8 @@ func (b *binding) expectMethods() map[string]lua.LGFunction {
 		"no_file": b.xNoFile,
 		// images
 		"has_tag": b.xHasTag,
+		// text, or any value as print shows it
+		"golden": b.xGolden,
 	}
 }
 

@@ -51,3 +51,14 @@ func TestTableDiff(t *testing.T) {
 		}
 	}
 }
+
+func TestScrub(t *testing.T) {
+	id := "84a0d869636b1f2e3d4c5b6a7980a1b2c3d4e5f60718293a4b5c6d7e8f901234"
+	in := "CONTAINER " + id[:12] + " created 2026-12-01T00:55:03.123Z, 5 seconds ago, took 38ms\n" +
+		"image sha256:" + id + " id " + id + " again " + id[:12] + " other 0123456789ab"
+	want := "CONTAINER <id1> created <time1>, <ago1>, took <duration>\n" +
+		"image <digest1> id <id1> again <id1> other <short-id1>"
+	if got := Scrub(in); got != want {
+		t.Errorf("Scrub:\n got %q\nwant %q", got, want)
+	}
+}

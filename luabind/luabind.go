@@ -25,6 +25,10 @@ type Options struct {
 	// scenario finds its fixtures wherever `lab test` is started. "" = the working
 	// directory.
 	Dir string
+	// Script names the script for its golden files (testdata/<Script>/<name>.golden
+	// beside it); UpdateGolden (lab test -update) writes them instead of comparing.
+	Script       string
+	UpdateGolden bool
 }
 
 // Limits that turn runaway scripts into Lua errors instead of exhausting the process.
