@@ -307,3 +307,29 @@ lab.expect({exit = c.exit_code, status = c.status}):golden("state")
 		t.Errorf("a changed golden file: exit %d\n%s", r.code, r.stdout)
 	}
 }
+
+// Inside lab test, container ids, names and hostnames come from the file's seed: two
+// runs print the same.
+func TestScenarioIDsRepeat(t *testing.T) {
+	root := newRoot(t)
+	dir := writeScenarios(t, map[string]string{"ids.lua": `
+local c = lab.run("busybox", "hostname")
+print(c.id, c.name, c.stdout)
+`})
+	r1, _ := labTest(t, root, "-v", dir)
+	r2, _ := labTest(t, root, "-v", dir)
+	line := func(s string) string {
+		for _, l := range strings.Split(s, "\n") {
+			if strings.Contains(l, "\t") {
+				return l
+			}
+		}
+		return ""
+	}
+	if r1.code != 0 || line(r1.stdout) != line(r2.stdout) || len(strings.Fields(line(r1.stdout))) != 3 {
+		t.Errorf("two runs differ:\n%s\n%s", r1.stdout, r2.stdout)
+	}
+	if f := strings.Fields(line(r1.stdout)); len(f) == 3 && f[2] != f[0][:12] {
+		t.Errorf("hostname %q is not the short id of %q", f[2], f[0])
+	}
+}

@@ -2,11 +2,13 @@ package container
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -37,6 +39,7 @@ type Store struct {
 
 	mu    sync.Mutex
 	namer *Namer
+	idRNG *mrand.Rand // seeded container IDs (SetNameSeed); nil = crypto randomness
 	// released is when this process last let go of a lock on each container's lock
 	// file (see flockNB).
 	released map[string]time.Time
@@ -52,11 +55,27 @@ func NewStore(dir, namesDir string) (*Store, error) {
 	return &Store{root: dir, names: namesDir, namer: NewNamer(0)}, nil
 }
 
-// SetNameSeed makes generated names repeat from seed (for reproducible scenario runs).
+// SetNameSeed makes generated names and container IDs (hence hostnames) repeat from
+// seed, for reproducible scenario runs.
 func (s *Store) SetNameSeed(seed uint64) {
 	s.mu.Lock()
 	s.namer = NewNamer(seed)
+	s.idRNG = mrand.New(mrand.NewPCG(seed, 0x2545f4914f6cdd1d))
 	s.mu.Unlock()
+}
+
+// NewID returns a fresh container ID: random, or the next of the seeded sequence.
+func (s *Store) NewID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.idRNG == nil {
+		return NewID()
+	}
+	var b [32]byte
+	for i := 0; i < len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], s.idRNG.Uint64())
+	}
+	return hex.EncodeToString(b[:])
 }
 
 // Paths of a container's parts.

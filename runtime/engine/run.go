@@ -75,7 +75,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 		user = ic.User
 	}
 	c := &container.Container{
-		ID:      container.NewID(),
+		ID:      e.Containers.NewID(),
 		Name:    o.Name,
 		Created: time.Now().UTC(),
 		Image:   img.ID.String(),
