@@ -16,8 +16,8 @@ bin/lab: $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
 	$(GO) build -o bin/lab .
 
 # What the tests and the demo need from Debian: a static busybox for the base image,
-# tmux for the terminal tests.
-DEBS := busybox-static tmux
+# tmux for the terminal tests, xmllint to validate lab test's JUnit reports.
+DEBS := busybox-static tmux libxml2-utils
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

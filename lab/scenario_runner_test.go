@@ -3,6 +3,7 @@ package lab_test
 import (
 	"encoding/xml"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -129,6 +130,7 @@ func TestScenarioCIOptions(t *testing.T) {
 	if r.code != 1 || !strings.HasSuffix(r.stdout, "2 passed, 4 failed\n") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	validJUnit(t, junit)
 	var doc struct {
 		Tests    int `xml:"tests,attr"`
 		Failures int `xml:"failures,attr"`
@@ -331,5 +333,20 @@ print(c.id, c.name, c.stdout)
 	}
 	if f := strings.Fields(line(r1.stdout)); len(f) == 3 && f[2] != f[0][:12] {
 		t.Errorf("hostname %q is not the short id of %q", f[2], f[0])
+	}
+}
+
+// validJUnit checks a report against the Ant/Jenkins JUnit schema (testdata/junit.xsd)
+// with xmllint, which make deps installs.
+func validJUnit(t *testing.T, path string) {
+	t.Helper()
+	xmllint, err := exec.LookPath("xmllint")
+	if err != nil {
+		t.Skip("xmllint not installed (make deps installs libxml2-utils)")
+	}
+	out, err := exec.Command(xmllint, "--noout", "--schema", "testdata/junit.xsd", path).CombinedOutput()
+	if err != nil {
+		b, _ := os.ReadFile(path)
+		t.Fatalf("the JUnit report does not validate: %v\n%s\n%s", err, out, b)
 	}
 }
