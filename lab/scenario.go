@@ -591,7 +591,7 @@ func (r *unitRun) run() []outcome {
 
 // luaLoop owns the scenario's Lua state: every call into it runs on this goroutine.
 func (r *unitRun) luaLoop() {
-	L := luabind.NewState(r.eng, luabind.Options{Stdout: r.out.stdout(), Stderr: r.out.stderr(), Echo: r.o.verbose, Unsafe: unsafeLua(),
+	L := luabind.NewState(r.eng, luabind.Options{Stdout: r.out.stdout(), Stderr: r.out.stderr(), Echo: r.o.verbose, EchoSessions: r.o.verbose, Unsafe: unsafeLua(),
 		Dir: filepath.Dir(r.u.file), Script: strings.TrimSuffix(filepath.Base(r.u.file), ".lua"), UpdateGolden: r.o.update})
 	defer L.Close()
 	for f := range r.calls {

@@ -350,3 +350,22 @@ func validJUnit(t *testing.T, path string) {
 		t.Fatalf("the JUnit report does not validate: %v\n%s\n%s", err, out, b)
 	}
 }
+
+// -v shows what a script's sessions printed, as it came.
+func TestScenarioVerboseShowsSessions(t *testing.T) {
+	root := newRoot(t)
+	dir := writeScenarios(t, map[string]string{"talk.lua": `
+local s = lab.spawn("busybox", "/bin/sh")
+s:send("echo from-the-session\n")
+s:expect("from%-the%-session")
+s:close()
+s:wait(5)
+`})
+	r, _ := labTest(t, root, "-v", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "=== RUN   talk\nfrom-the-session\n") {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r, _ := labTest(t, root, dir); strings.Contains(r.stdout, "from-the-session") {
+		t.Errorf("without -v the session's output stays out:\n%s", r.stdout)
+	}
+}

@@ -18,6 +18,9 @@ type Options struct {
 	// Echo also streams container output to Stdout/Stderr while lab.run runs (CLI
 	// scripts: true; scenarios: false unless -v). The output is captured either way.
 	Echo bool
+	// EchoSessions also streams lab.spawn sessions' output to Stdout as it comes
+	// (lab test -v), so a transcript shows what the script talked to.
+	EchoSessions bool
 	// Unsafe opens os and io fully and keeps dofile/loadfile/os.execute/io.popen.
 	Unsafe bool
 	// Dir is the script's directory: relative host paths (lab.import, lab.export,

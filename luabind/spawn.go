@@ -32,6 +32,8 @@ type session struct {
 	stdin  *io.PipeWriter
 	cancel context.CancelFunc
 
+	echo io.Writer // Options.EchoSessions: a copy of the output as it comes (lab test -v)
+
 	mu       sync.Mutex
 	out      bytes.Buffer
 	consumed int           // output before this offset was matched by an earlier expect
@@ -44,6 +46,9 @@ type session struct {
 func (s *session) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	s.out.Write(p)
+	if s.echo != nil {
+		s.echo.Write(p)
+	}
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
@@ -83,6 +88,9 @@ func (b *binding) spawn(L *lua.LState) int {
 	pr, pw := io.Pipe()
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &session{tty: co.Tty, stdin: pw, cancel: cancel, changed: make(chan struct{})}
+	if b.opts.EchoSessions {
+		s.echo = b.opts.Stdout
+	}
 	so := engine.StartOptions{IO: engine.IO{Stdin: pr, Stdout: s, Stderr: s}}
 	if co.Tty {
 		so.Size = &size
