@@ -37,11 +37,14 @@ func runREPL(ctx context.Context, a *app) int {
 		fmt.Fprintf(a.stderr, "lab: %v\n", err)
 		return 1
 	}
+	comp := &completer{eng: eng}
 	rl, err := readline.NewEx(&readline.Config{
 		Prompt:          prompt,
 		HistoryFile:     filepath.Join(eng.Root, "repl_history"),
 		HistoryLimit:    1000,
-		AutoComplete:    &completer{eng: eng},
+		AutoComplete:    comp,
+		// A statement typed over several lines is saved as one entry (see remember).
+		DisableAutoSaveHistory: true,
 		InterruptPrompt: "^C",
 		EOFPrompt:       "\n", // readline's spelling of "nothing": Ctrl-D just ends the line
 		Stdout:          a.stdout,
@@ -55,6 +58,10 @@ func runREPL(ctx context.Context, a *app) int {
 
 	L := luabind.NewState(eng, luabind.Options{Stdout: a.stdout, Stderr: a.stderr, Echo: true, Unsafe: unsafeLua()})
 	defer L.Close()
+	replGlobals(L, a.stdout)
+	// Completion runs on readline's goroutine while this one waits in Readline, so the
+	// state is never used by both at once.
+	comp.L = L
 
 	// While a statement runs the terminal is in cooked mode, so Ctrl-C arrives as
 	// SIGINT: it cancels that statement. At the prompt readline reads it as a key.
@@ -107,6 +114,7 @@ func runREPL(ctx context.Context, a *app) int {
 		if incomplete {
 			continue
 		}
+		remember(rl, chunk)
 		chunk = nil
 		if err != nil {
 			writeFailure(a.stderr, "", err)
@@ -127,12 +135,16 @@ func runREPL(ctx context.Context, a *app) int {
 		case interrupted:
 			fmt.Fprintln(a.stderr, "interrupted")
 		case err != nil:
+			if code, ok := luabind.ExitCode(err); ok {
+				return code // exit() or lab.exit()
+			}
 			if reason, ok := luabind.SkipReason(err); ok {
 				fmt.Fprintf(a.stderr, "skipped: %s\n", reason)
 				break
 			}
 			writeFailure(a.stderr, "", err)
 		case len(vals) > 0:
+			L.SetGlobal("_", vals[0]) // the last value, as in Python's REPL
 			parts := make([]string, len(vals))
 			for i, v := range vals {
 				parts[i] = luabind.Pretty(v)
@@ -201,12 +213,25 @@ func endsEarly(err error) bool {
 // completer offers luabind.Names (lab functions, methods, image refs, container names)
 // for the word before the cursor; inside a string literal the word is what follows the
 // quote, so `lab.run("bu` completes image refs.
-type completer struct{ eng *engine.Engine }
+type completer struct {
+	eng *engine.Engine
+	L   *lua.LState // the session's state: what a variable holds decides what follows it
+}
 
 func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 	word, quoted := wordBefore(string(line[:pos]))
 	if word == "" && !quoted {
 		return nil, 0
+	}
+	if !quoted && c.L != nil {
+		if cands, prefix, ok := c.typed(word); ok {
+			out := make([][]rune, len(cands))
+			for i, n := range cands {
+				out[i] = []rune(n[len(prefix):])
+			}
+			// Counting the whole word makes the list show "lab.run", not "run".
+			return out, len([]rune(word))
+		}
 	}
 	names := luabind.Names(c.eng)
 	prefix := word

@@ -190,3 +190,63 @@ func TestREPL(t *testing.T) {
 		t.Errorf("history file: %v", err)
 	}
 }
+
+// What a person exploring in the REPL reaches for: completion that knows what a
+// variable holds, _, help(), sessions that print as such, whole statements in the
+// history, exit(code).
+func TestREPLTools(t *testing.T) {
+	root := newRoot(t)
+	sock := tmuxServer(t)
+	tm := startREPL(t, sock, "tools", root)
+
+	tm.text(`c = lab.run("busybox", "true")`)
+	tm.keys("Enter")
+	tm.waitFor("the run", tm.atPrompt)
+	tm.text("c:comm")
+	tm.keys("Tab")
+	tm.waitFor("c:commit completed", func(s string) bool { return strings.Contains(s, "lab> c:commit") })
+	tm.keys("C-c")
+	tm.waitFor("a prompt", tm.atPrompt)
+	tm.text("c.exit_")
+	tm.keys("Tab")
+	tm.waitFor("c.exit_code completed", func(s string) bool { return strings.Contains(s, "lab> c.exit_code") })
+	tm.keys("Enter")
+	tm.waitFor("the exit code", func(s string) bool { return regexp.MustCompile(`(?m)^0$`).MatchString(s) && tm.atPrompt(s) })
+	tm.text("myvar = 6 * 7")
+	tm.keys("Enter")
+	tm.text("myv")
+	tm.keys("Tab")
+	tm.waitFor("a global completed", func(s string) bool { return strings.Contains(s, "lab> myvar") })
+	tm.keys("Enter")
+	tm.text("_ + 1")
+	tm.keys("Enter")
+	tm.waitFor("_ + 1", func(s string) bool { return regexp.MustCompile(`(?m)^43$`).MatchString(s) && tm.atPrompt(s) })
+
+	tm.text("help(lab.run)")
+	tm.keys("Enter")
+	tm.waitFor("help", func(s string) bool { return strings.Contains(s, "lab.run(image, cmd, opts) -> Container") && tm.atPrompt(s) })
+	tm.text(`s = lab.spawn("busybox", "cat")`)
+	tm.keys("Enter")
+	tm.text("s")
+	tm.keys("Enter")
+	tm.waitFor("the session", func(s string) bool { return strings.Contains(s, "<session ") && strings.Contains(s, "running") && tm.atPrompt(s) })
+	tm.text("s:kill()")
+	tm.keys("Enter")
+
+	tm.text("for i = 1, 2 do")
+	tm.keys("Enter")
+	tm.text("print(i * 100)")
+	tm.keys("Enter")
+	tm.text("end")
+	tm.keys("Enter")
+	tm.waitFor("the loop", func(s string) bool { return strings.Contains(s, "\n100\n200\n") && tm.atPrompt(s) })
+	tm.keys("Up")
+	tm.waitFor("the whole loop from the history", func(s string) bool { return strings.Contains(s, "lab> for i = 1, 2 do print(i * 100) end") })
+	tm.keys("C-c")
+	tm.waitFor("a prompt", tm.atPrompt)
+	tm.text("exit(3)")
+	tm.keys("Enter")
+	if st := tm.exitStatus(); st != "3" {
+		t.Errorf("exit(3): exit status %s", st)
+	}
+}

@@ -41,6 +41,8 @@ func userdataText(v *lua.LUserData) string {
 		return x.Message
 	case *Failure:
 		return x.Error()
+	case *session:
+		return x.text()
 	}
 	return v.String()
 }

@@ -32,6 +32,7 @@ type session struct {
 	stdin  *io.PipeWriter
 	cancel context.CancelFunc
 
+	name string    // the container's name, once known
 	echo io.Writer // Options.EchoSessions: a copy of the output as it comes (lab test -v)
 
 	mu       sync.Mutex
@@ -87,7 +88,7 @@ func (b *binding) spawn(L *lua.LState) int {
 	}
 	pr, pw := io.Pipe()
 	runCtx, cancel := context.WithCancel(context.Background())
-	s := &session{tty: co.Tty, stdin: pw, cancel: cancel, changed: make(chan struct{})}
+	s := &session{tty: co.Tty, stdin: pw, cancel: cancel, changed: make(chan struct{}), name: rec.Name}
 	if b.opts.EchoSessions {
 		s.echo = b.opts.Stdout
 	}
@@ -127,6 +128,29 @@ func (b *binding) spawn(L *lua.LState) int {
 	return 1
 }
 
+// sessionMethodNames are a Session's methods, for completion and help.
+var sessionMethodNames = []string{"send", "expect", "close", "wait", "kill", "output"}
+
+// text is how a session prints: <session busybox /bin/sh, running, 120 bytes of output>.
+func (s *session) text() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	state := "running"
+	if s.done {
+		state = "exited"
+		if s.rec != nil {
+			state = fmt.Sprintf("exited (%d)", s.rec.State.ExitCode)
+		}
+	}
+	what := ""
+	if s.rec != nil {
+		what = s.rec.Name + ", "
+	} else if s.name != "" {
+		what = s.name + ", "
+	}
+	return fmt.Sprintf("<session %s%s, %d bytes of output>", what, state, s.out.Len())
+}
+
 func (b *binding) registerSession(L *lua.LState) {
 	mt := L.NewTypeMetatable(sessionType)
 	mt.RawSetString("__name", lua.LString(sessionType))
@@ -140,14 +164,7 @@ func (b *binding) registerSession(L *lua.LState) {
 	})
 	mt.RawSetString("__index", L.SetFuncs(L.NewTable(), methods))
 	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
-		s := checkSession(L, 1)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		state := "running"
-		if s.done {
-			state = "exited"
-		}
-		L.Push(lua.LString(fmt.Sprintf("Session(%s, %d bytes of output)", state, s.out.Len())))
+		L.Push(lua.LString(checkSession(L, 1).text()))
 		return 1
 	}))
 }
