@@ -39,16 +39,16 @@ func runREPL(ctx context.Context, a *app) int {
 	}
 	comp := &completer{eng: eng}
 	rl, err := readline.NewEx(&readline.Config{
-		Prompt:          prompt,
-		HistoryFile:     filepath.Join(eng.Root, "repl_history"),
-		HistoryLimit:    1000,
-		AutoComplete:    comp,
+		Prompt:       prompt,
+		HistoryFile:  filepath.Join(eng.Root, "repl_history"),
+		HistoryLimit: 1000,
+		AutoComplete: comp,
 		// A statement typed over several lines is saved as one entry (see remember).
 		DisableAutoSaveHistory: true,
-		InterruptPrompt: "^C",
-		EOFPrompt:       "\n", // readline's spelling of "nothing": Ctrl-D just ends the line
-		Stdout:          a.stdout,
-		Stderr:          a.stderr,
+		InterruptPrompt:        "^C",
+		EOFPrompt:              "\n", // readline's spelling of "nothing": Ctrl-D just ends the line
+		Stdout:                 a.stdout,
+		Stderr:                 a.stderr,
 	})
 	if err != nil {
 		fmt.Fprintf(a.stderr, "lab: %v\n", err)

@@ -224,12 +224,16 @@ func TestREPLTools(t *testing.T) {
 
 	tm.text("help(lab.run)")
 	tm.keys("Enter")
-	tm.waitFor("help", func(s string) bool { return strings.Contains(s, "lab.run(image, cmd, opts) -> Container") && tm.atPrompt(s) })
+	tm.waitFor("help", func(s string) bool {
+		return strings.Contains(s, "lab.run(image, cmd, opts) -> Container") && tm.atPrompt(s)
+	})
 	tm.text(`s = lab.spawn("busybox", "cat")`)
 	tm.keys("Enter")
 	tm.text("s")
 	tm.keys("Enter")
-	tm.waitFor("the session", func(s string) bool { return strings.Contains(s, "<session ") && strings.Contains(s, "running") && tm.atPrompt(s) })
+	tm.waitFor("the session", func(s string) bool {
+		return strings.Contains(s, "<session ") && strings.Contains(s, "running") && tm.atPrompt(s)
+	})
 	tm.text("s:kill()")
 	tm.keys("Enter")
 
