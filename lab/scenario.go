@@ -591,7 +591,9 @@ func (r *unitRun) run() []outcome {
 
 // luaLoop owns the scenario's Lua state: every call into it runs on this goroutine.
 func (r *unitRun) luaLoop() {
-	L := luabind.NewState(r.eng, luabind.Options{Stdout: r.out.stdout(), Stderr: r.out.stderr(), Echo: r.o.verbose, EchoSessions: r.o.verbose, Unsafe: unsafeLua(),
+	// Everything a scenario and its containers print is kept for the report (JUnit
+	// system-out/err); only -v also shows it as it comes (r.out.echo).
+	L := luabind.NewState(r.eng, luabind.Options{Stdout: r.out.stdout(), Stderr: r.out.stderr(), Echo: true, EchoSessions: true, Unsafe: unsafeLua(),
 		Dir: filepath.Dir(r.u.file), Script: strings.TrimSuffix(filepath.Base(r.u.file), ".lua"), UpdateGolden: r.o.update})
 	defer L.Close()
 	for f := range r.calls {

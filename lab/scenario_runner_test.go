@@ -102,7 +102,7 @@ func TestScenarioCIOptions(t *testing.T) {
 	dir := writeScenarios(t, map[string]string{
 		"a_pass.lua":    `print("out of a"); io.stderr:write("err of a\n")`,
 		"b_assert.lua":  `print("before the check"); assert(1 == 2, "one is not two")`,
-		"c_expect.lua":  `lab.expect(lab.run("busybox", "echo hi").stdout):eq("ho\n")`,
+		"c_expect.lua":  `lab.expect(lab.run("busybox", "echo hi; echo oops >&2").stdout):eq("ho\n")`,
 		"d_runtime.lua": `local t = nil; print("about to fail"); t.x = 1`,
 		"e_timeout.lua": `print("waiting"); while true do end`,
 		"f_pass.lua":    `x = 1`,
@@ -172,6 +172,11 @@ func TestScenarioCIOptions(t *testing.T) {
 		case "a_pass":
 			if c.Out != "out of a\nerr of a\n" || c.Err != "err of a\n" {
 				t.Errorf("a_pass output: %q / %q", c.Out, c.Err)
+			}
+		case "c_expect":
+			// The container's output is in the report without -v.
+			if !strings.Contains(c.Out, "hi\n") || c.Err != "oops\n" {
+				t.Errorf("c_expect output: %q / %q", c.Out, c.Err)
 			}
 		case "b_assert", "d_runtime", "e_timeout":
 			if c.Out == "" {
