@@ -41,6 +41,8 @@ func addRunFlags(fs *pflag.FlagSet) any {
 	fs.StringVarP(&f.workdir, "workdir", "w", "", "Working directory inside the container")
 	fs.StringVarP(&f.hostname, "hostname", "h", "", "Container host name")
 	fs.StringVar(&f.network, "network", "none", "Connect a container to a network (only \"none\": loopback)")
+	fs.StringVar(&f.network, "net", "none", "Docker's older spelling of --network")
+	fs.MarkHidden("net")
 	fs.Var(setString{&f.entrypoint, &f.entrypointSet}, "entrypoint", "Overwrite the default ENTRYPOINT of the image (\"\" clears it)")
 	fs.StringVarP(&f.user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "Set environment variables")

@@ -109,3 +109,66 @@ func TestRmForceMissing(t *testing.T) {
 		t.Fatalf("rm without -f of a missing container must fail: %+v", r)
 	}
 }
+
+// Docker's other spellings: --net for --network, stop --timeout/--time beside -t,
+// stop -s/--signal.
+func TestDockerSpellings(t *testing.T) {
+	root := newRoot(t)
+	mustRun(t, root, "run", "--rm", "--net", "none", "busybox", "true")
+	mustRun(t, root, "run", "--rm", "--net=none", "busybox", "true")
+	if r := labIn(t, root, "", "run", "--rm", "--net", "host", "busybox", "true"); r.code != 125 || !strings.Contains(r.stderr, `network "host" not supported`) {
+		t.Fatalf("--net host: %+v", r)
+	}
+	// The trap runs only for the signal asked for: TERM or a KILL after the timeout
+	// would end it with 143 or 137.
+	mustRun(t, root, "run", "-d", "--name", "sig", "busybox", "sh", "-c", `trap "exit 42" USR1; while :; do sleep 0.05; done`)
+	if out := mustRun(t, root, "stop", "--signal", "USR1", "--timeout", "60", "sig"); out != "sig\n" {
+		t.Fatalf("stop --signal printed %q", out)
+	}
+	if out := mustRun(t, root, "wait", "sig"); out != "42\n" {
+		t.Fatalf("stop --signal USR1 should end the trap with 42, got %q", out)
+	}
+	mustRun(t, root, "start", "sig")
+	mustRun(t, root, "stop", "-s", "SIGUSR1", "-t", "60", "sig")
+	if out := mustRun(t, root, "wait", "sig"); out != "42\n" {
+		t.Fatalf("stop -s SIGUSR1: %q", out)
+	}
+	mustRun(t, root, "start", "sig")
+	mustRun(t, root, "stop", "--time", "0", "sig")
+	if out := mustRun(t, root, "wait", "sig"); out != "137\n" {
+		t.Fatalf("stop --time 0 should kill the container at once: %q", out)
+	}
+	if r := labIn(t, root, "", "stop", "-s", "NOPE", "sig"); r.code != 1 || !strings.Contains(r.stderr, "invalid signal") {
+		t.Fatalf("stop -s NOPE: %+v", r)
+	}
+}
+
+// --log-level and -D print lab's own log lines (what it locks and mounts, timings) on
+// stderr; without them lab prints none.
+func TestLogLevel(t *testing.T) {
+	root := newRoot(t)
+	if r := labIn(t, root, "", "run", "--rm", "busybox", "true"); r.code != 0 || r.stderr != "" {
+		t.Fatalf("silent by default: %+v", r)
+	}
+	for _, flags := range [][]string{{"-D"}, {"--debug"}, {"--log-level", "debug"}, {"--log-level=DEBUG"}, {"-l", "debug"}} {
+		r := labIn(t, root, "", append(flags, "run", "--rm", "busybox", "echo", "hi")...)
+		if r.code != 0 || r.stdout != "hi\n" {
+			t.Fatalf("%v: %+v", flags, r)
+		}
+		for _, want := range []string{"level=DEBUG", `msg="lock container"`, `msg="mount overlay"`, "lower=" + root + "/layers/", `msg="container ended"`, "took="} {
+			if !strings.Contains(r.stderr, want) {
+				t.Fatalf("%v: no %q in stderr:\n%s", flags, want, r.stderr)
+			}
+		}
+	}
+	r := labIn(t, root, "", "--log-level", "info", "run", "--rm", "busybox", "true")
+	if r.code != 0 || strings.Contains(r.stderr, "DEBUG") || !strings.Contains(r.stderr, `level=INFO msg="container ended"`) {
+		t.Fatalf("--log-level info: %+v", r)
+	}
+	if r := labIn(t, root, "", "--log-level", "error", "run", "--rm", "busybox", "true"); r.code != 0 || r.stderr != "" {
+		t.Fatalf("--log-level error: %+v", r)
+	}
+	if r := labIn(t, root, "", "--log-level", "loud", "ps"); r.code != 125 || !strings.Contains(r.stderr, "unable to parse logging level: loud") {
+		t.Fatalf("bad level: %+v", r)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"lab/runtime/content"
+	"lab/runtime/logging"
 )
 
 var (
@@ -322,7 +323,10 @@ func (s *Store) Lock(id string) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock container: %w", err)
 	}
-	if err := s.flockNB(id, f, unix.LOCK_EX); err != nil {
+	t0 := time.Now()
+	err = s.flockNB(id, f, unix.LOCK_EX)
+	logging.L().Debug("lock container", "container", id[:12], "path", f.Name(), "ok", err == nil, logging.Since(t0))
+	if err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%w: %s", ErrRunning, id[:12])

@@ -174,7 +174,7 @@ func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptio
 	log := logging.L()
 	log.Debug("run lock taken", "container", c.ShortID(), logging.Since(t0))
 	got, err := e.startLocked(ctx, c, o)
-	log.Debug("container ended", "container", c.ShortID(), "exit", c.State.ExitCode, logging.Since(t0))
+	log.Info("container ended", "container", c.ShortID(), "exit", c.State.ExitCode, logging.Since(t0))
 	if c.Config.AutoRemove {
 		// Gone however the start ended, like --rm on Docker, and before the lock is
 		// released so that nobody can start it again meanwhile; the record returned
@@ -194,10 +194,12 @@ func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptio
 
 // startLocked runs c while the caller holds its run lock.
 func (e *Engine) startLocked(ctx context.Context, c *container.Container, o StartOptions) (*container.Container, error) {
+	t0 := time.Now()
 	spec, err := e.spec(ctx, c)
 	if err != nil {
 		return nil, &ExitError{Code: 125, Err: err}
 	}
+	logging.L().Debug("layers ready", "container", c.ShortID(), "layers", len(spec.Lower), logging.Since(t0))
 	logf, err := os.OpenFile(e.Containers.LogPath(c.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, &ExitError{Code: 125, Err: err}
