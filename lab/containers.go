@@ -50,7 +50,7 @@ func addRunFlags(fs *pflag.FlagSet) any {
 	return f
 }
 
-func (f *runFlags) createOptions(args []string, fs bool) (engine.CreateOptions, error) {
+func (f *runFlags) createOptions(args []string) (engine.CreateOptions, error) {
 	o := engine.CreateOptions{
 		Image: args[0], Name: f.name, WorkingDir: f.workdir, Hostname: f.hostname,
 		User: f.user, AutoRemove: f.rm, Tty: f.tty, OpenStdin: f.interactive,
@@ -161,7 +161,7 @@ func containerCommands() map[string]*command {
 				if err := needArgs(a, args, 1, -1); err != nil {
 					return err
 				}
-				o, err := a.opts.(*runFlags).createOptions(args, true)
+				o, err := a.opts.(*runFlags).createOptions(args)
 				if err != nil {
 					return err
 				}
@@ -199,7 +199,7 @@ func containerCommands() map[string]*command {
 				if err := needArgs(a, args, 1, -1); err != nil {
 					return err
 				}
-				o, err := a.opts.(*runFlags).createOptions(args, true)
+				o, err := a.opts.(*runFlags).createOptions(args)
 				if err != nil {
 					return err
 				}
@@ -567,7 +567,7 @@ func signalByName(s string) (syscall.Signal, bool) {
 }
 
 // setString is a string flag that remembers being given, so that an explicit empty
-// value ("--entrypoint ”") differs from none.
+// value (--entrypoint "") differs from none.
 type setString struct {
 	s   *string
 	set *bool
