@@ -225,7 +225,7 @@ func (s *Store) load(id string) (*Container, error) {
 		// Or it died while removing it (--rm): the lock file has the real end.
 		if b, err := os.ReadFile(filepath.Join(s.Dir(id), "lock")); err == nil && len(b) > 0 {
 			var last Container
-			if json.Unmarshal(b, &last) == nil && last.ID == c.ID && last.State.Status == Exited {
+			if json.Unmarshal(b, &last) == nil && last.ID == c.ID && last.State.Status == Exited && last.State.StartedAt.Equal(c.State.StartedAt) {
 				c.State = last.State
 			}
 		}
@@ -416,12 +416,7 @@ func (s *Store) releasedLately(id string) bool {
 // into the lock file first, where a Watch that opened the file before the removal reads
 // it (see Watch.Last). The lock file goes with the directory, so nothing is left behind.
 func (s *Store) Remove(c *Container) error {
-	if f, err := os.OpenFile(filepath.Join(s.Dir(c.ID), "lock"), os.O_WRONLY|os.O_TRUNC, 0); err == nil {
-		if b, err := json.Marshal(c); err == nil {
-			f.Write(b)
-		}
-		f.Close()
-	}
+	s.writeLast(c)
 	trash, err := os.MkdirTemp(s.root, ".rm-")
 	if err != nil {
 		return fmt.Errorf("remove container: %w", err)
@@ -438,4 +433,17 @@ func (s *Store) Remove(c *Container) error {
 		return fmt.Errorf("remove container: %w", err)
 	}
 	return nil
+}
+
+// writeLast leaves c's record in its lock file (best effort: without it a watcher
+// reports the container as not found, as before).
+func (s *Store) writeLast(c *Container) {
+	f, err := os.OpenFile(filepath.Join(s.Dir(c.ID), "lock"), os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if b, err := json.Marshal(c); err == nil {
+		f.Write(b)
+	}
 }
