@@ -137,25 +137,40 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration, si
 		sig = e.stopSignal(c)
 	}
 	logging.L().Debug("stop", "container", c.ShortID(), "signal", unix.SignalName(sig), "timeout", timeout)
-	if c.State.Pid > 0 {
-		syscall.Kill(c.State.Pid, sig)
+	if pid := e.pidOf(c.ID); pid > 0 {
+		syscall.Kill(pid, sig)
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if w.Wait(wctx) == nil {
 		return last()
 	}
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
 	logging.L().Debug("stop: timeout, killing", "container", c.ShortID())
-	if c.State.Pid > 0 {
-		syscall.Kill(c.State.Pid, syscall.SIGKILL)
+	// Again until it ends: a container caught between taking its run lock and
+	// recording its pid has no pid to signal yet.
+	for {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if pid := e.pidOf(c.ID); pid > 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		err := w.Wait(wctx)
+		cancel()
+		if err == nil {
+			return last()
+		}
 	}
-	if err := w.Wait(ctx); err != nil {
-		return nil, err
+}
+
+// pidOf is the host pid of a running container's init, 0 when none is recorded.
+func (e *Engine) pidOf(id string) int {
+	c, err := e.Containers.Get(id)
+	if err != nil || c.State.Status != container.Running {
+		return 0
 	}
-	return last()
+	return c.State.Pid
 }
 
 // stopSignal is the image's STOPSIGNAL, or SIGTERM.
