@@ -44,6 +44,8 @@ func addRunFlags(fs *pflag.FlagSet) any {
 	fs.StringVarP(&f.workdir, "workdir", "w", "", "Working directory inside the container")
 	fs.StringVarP(&f.hostname, "hostname", "h", "", "Container host name")
 	fs.StringVar(&f.network, "network", "none", "Connect a container to a network (only \"none\": loopback)")
+	fs.StringVar(&f.network, "net", "none", "Docker's older spelling of --network")
+	fs.MarkHidden("net")
 	fs.Var(setString{&f.entrypoint, &f.entrypointSet}, "entrypoint", "Overwrite the default ENTRYPOINT of the image (\"\" clears it)")
 	fs.StringVarP(&f.user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "Set environment variables")
@@ -74,7 +76,7 @@ func (b negBool) Set(s string) error {
 }
 func (b negBool) Type() string { return "bool" }
 
-func (f *runFlags) createOptions(args []string, fs bool) (engine.CreateOptions, error) {
+func (f *runFlags) createOptions(args []string) (engine.CreateOptions, error) {
 	o := engine.CreateOptions{
 		Image: args[0], Name: f.name, WorkingDir: f.workdir, Hostname: f.hostname,
 		User: f.user, AutoRemove: f.rm, Tty: f.tty, OpenStdin: f.interactive,
@@ -188,7 +190,7 @@ func containerCommands() map[string]*command {
 				if err := needArgs(a, args, 1, -1); err != nil {
 					return err
 				}
-				o, err := a.opts.(*runFlags).createOptions(args, true)
+				o, err := a.opts.(*runFlags).createOptions(args)
 				if err != nil {
 					return err
 				}
@@ -226,7 +228,7 @@ func containerCommands() map[string]*command {
 				if err := needArgs(a, args, 1, -1); err != nil {
 					return err
 				}
-				o, err := a.opts.(*runFlags).createOptions(args, true)
+				o, err := a.opts.(*runFlags).createOptions(args)
 				if err != nil {
 					return err
 				}
@@ -300,11 +302,24 @@ func containerCommands() map[string]*command {
 			run: cmdPs},
 		"stop": {usage: "[OPTIONS] CONTAINER [CONTAINER...]", short: "Stop one or more running containers", interspersed: true,
 			flags: func(fs *pflag.FlagSet) any {
-				return fs.IntP("time", "t", 10, "Seconds to wait before killing the container")
+				f := &stopFlags{}
+				fs.IntVarP(&f.timeout, "timeout", "t", 10, "Seconds to wait before killing the container")
+				fs.IntVar(&f.timeout, "time", 10, "Seconds to wait before killing the container (deprecated spelling of --timeout)")
+				fs.StringVarP(&f.signal, "signal", "s", "", "Signal to send to the container (default: the image's STOPSIGNAL, else TERM)")
+				return f
 			},
 			run: func(ctx context.Context, a *app, args []string) error {
+				f := a.opts.(*stopFlags)
+				var sig syscall.Signal
+				if f.signal != "" {
+					s, ok := signalByName(f.signal)
+					if !ok {
+						return &statusError{code: 1, msg: fmt.Sprintf("lab stop: invalid signal: %s", f.signal)}
+					}
+					sig = s
+				}
 				return eachContainer(ctx, a, args, func(e *engine.Engine, ref string) error {
-					_, err := e.Stop(ctx, ref, time.Duration(*a.opts.(*int))*time.Second)
+					_, err := e.Stop(ctx, ref, time.Duration(f.timeout)*time.Second, sig)
 					return err
 				})
 			}},
@@ -345,8 +360,13 @@ func containerCommands() map[string]*command {
 				return fs.BoolP("force", "f", false, "Force the removal of a running container")
 			},
 			run: func(ctx context.Context, a *app, args []string) error {
+				force := *a.opts.(*bool)
 				return eachContainer(ctx, a, args, func(e *engine.Engine, ref string) error {
-					_, err := e.Remove(ref, *a.opts.(*bool))
+					_, err := e.Remove(ref, force)
+					if force && errors.Is(err, container.ErrNotFound) {
+						// Docker's client: with -f a missing container is reported, not a failure.
+						return &notFatal{err}
+					}
 					return err
 				})
 			}},
@@ -437,6 +457,11 @@ func writeFileWith(path string, fn func(io.Writer) error) error {
 		return err
 	}
 	return f.Close()
+}
+
+type stopFlags struct {
+	timeout int
+	signal  string
 }
 
 type psFlags struct {
@@ -548,13 +573,18 @@ func eachContainer(ctx context.Context, a *app, args []string, fn func(e *engine
 	for _, ref := range args {
 		if err := fn(e, ref); err != nil {
 			fmt.Fprintf(a.stderr, "lab %s: %v\n", a.verb, err)
-			failed = &statusError{code: 1}
+			if _, ok := err.(*notFatal); !ok {
+				failed = &statusError{code: 1}
+			}
 			continue
 		}
 		fmt.Fprintln(a.stdout, ref)
 	}
 	return failed
 }
+
+// notFatal is an error eachContainer reports without failing the verb.
+type notFatal struct{ error }
 
 // signalByName accepts "KILL", "SIGKILL" or "9".
 func signalByName(s string) (syscall.Signal, bool) {
@@ -566,7 +596,7 @@ func signalByName(s string) (syscall.Signal, bool) {
 }
 
 // setString is a string flag that remembers being given, so that an explicit empty
-// value ("--entrypoint ”") differs from none.
+// value (--entrypoint "") differs from none.
 type setString struct {
 	s   *string
 	set *bool

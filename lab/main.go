@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"lab/runtime/engine"
+	"lab/runtime/logging"
 )
 
 // command is one CLI verb.
@@ -86,6 +89,11 @@ func Main(args []string) int {
 }
 
 func run(ctx context.Context, a *app, args []string) int {
+	args, gerr := globalFlags(a, args)
+	if gerr != nil {
+		fmt.Fprintf(a.stderr, "lab: %v\nSee 'lab --help'.\n", gerr)
+		return 125
+	}
 	if len(args) == 0 {
 		f, ok := a.stdin.(*os.File)
 		switch {
@@ -132,7 +140,9 @@ func run(ctx context.Context, a *app, args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGPIPE)
 	defer stop()
+	t0 := time.Now()
 	err := c.run(ctx, a, fs.Args())
+	logging.L().Debug("lab "+verb+" done", logging.Since(t0))
 	if err == nil {
 		return 0
 	}
@@ -152,8 +162,47 @@ func run(ctx context.Context, a *app, args []string) int {
 	return engine.Code(err, 1)
 }
 
+// globalFlags takes Docker's global logging flags from the front of args: -D/--debug
+// and -l/--log-level LEVEL turn on lab's own log lines on stderr (what it mounts and
+// locks, how long each step takes). Without them lab prints none.
+func globalFlags(a *app, args []string) ([]string, error) {
+	level, on := slog.LevelInfo, false
+	for len(args) > 0 {
+		arg := args[0]
+		name, val, hasVal := strings.Cut(arg, "=")
+		switch name {
+		case "-D", "--debug":
+			if hasVal {
+				return nil, fmt.Errorf("flag %s takes no value", name)
+			}
+			level, on = slog.LevelDebug, true
+			args = args[1:]
+			continue
+		case "-l", "--log-level":
+			if !hasVal {
+				if len(args) < 2 {
+					return nil, fmt.Errorf("flag needs an argument: %s", name)
+				}
+				val, args = args[1], args[1:]
+			}
+			l, err := logging.ParseLevel(val)
+			if err != nil {
+				return nil, err
+			}
+			level, on = l, true
+			args = args[1:]
+			continue
+		}
+		break
+	}
+	if on {
+		logging.Enable(a.stderr, level)
+	}
+	return args, nil
+}
+
 func usage(w io.Writer) {
-	fmt.Fprint(w, "\nUsage:  lab COMMAND [OPTIONS]\n        lab FILE.lua [ARGS...]\n        lab                 (REPL on a terminal, script on stdin otherwise)\n\nA container lab driven by Lua, with Docker's verbs.\n\nCommands:\n")
+	fmt.Fprint(w, "\nUsage:  lab [-D | --log-level LEVEL] COMMAND [OPTIONS]\n        lab FILE.lua [ARGS...]\n        lab                 (REPL on a terminal, script on stdin otherwise)\n\nA container lab driven by Lua, with Docker's verbs.\n\nCommands:\n")
 	var names []string
 	for n := range commands {
 		names = append(names, n)

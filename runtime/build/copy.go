@@ -43,6 +43,9 @@ type entry struct {
 	archive bool
 	// keepOwner leaves an unpacked archive's entries with their own owners.
 	keepOwner bool
+	// The source's device and inode, and its link count (see keepHardLinks).
+	inode [2]uint64
+	nlink uint64
 }
 
 // copySpec is one COPY or ADD after variable expansion.
@@ -203,7 +206,25 @@ func plan(src, img tree, s copySpec, fromContext bool) ([]entry, error) {
 			out = append(out, fileEntry(target, sc.n, s))
 		}
 	}
+	keepHardLinks(out)
 	return out, nil
+}
+
+// keepHardLinks turns every later copy of a file that an earlier entry already copies
+// (same device and inode: hard links within the copied tree) into a hard link to that
+// entry, as Docker's COPY keeps them, instead of a second copy of the data.
+func keepHardLinks(entries []entry) {
+	first := map[[2]uint64]string{}
+	for i, e := range entries {
+		if e.typ != tar.TypeReg || e.archive || e.nlink < 2 {
+			continue
+		}
+		if name, ok := first[e.inode]; ok && name != e.name {
+			entries[i].typ, entries[i].link, entries[i].size, entries[i].host = tar.TypeLink, name, 0, ""
+			continue
+		}
+		first[e.inode] = e.name
+	}
 }
 
 func instrName(add bool) string {
@@ -291,6 +312,7 @@ func fileEntry(name string, n node, s copySpec) entry {
 		e.typ = tar.TypeDir
 	case unix.S_IFREG:
 		e.typ, e.size = tar.TypeReg, n.st.Size
+		e.inode, e.nlink = [2]uint64{n.st.Dev, n.st.Ino}, uint64(n.st.Nlink)
 	case unix.S_IFLNK:
 		e.typ = tar.TypeSymlink
 		e.link, _ = os.Readlink(n.host)

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"lab/runtime/content"
+	"lab/runtime/logging"
 )
 
 var (
@@ -240,6 +241,13 @@ func (s *Store) load(id string) (*Container, error) {
 		if st, err := os.Stat(filepath.Join(s.Dir(id), "lock")); err == nil {
 			c.State.FinishedAt = st.ModTime()
 		}
+		// Or it died while removing it (--rm): the lock file has the real end.
+		if b, err := os.ReadFile(filepath.Join(s.Dir(id), "lock")); err == nil && len(b) > 0 {
+			var last Container
+			if json.Unmarshal(b, &last) == nil && last.ID == c.ID && last.State.Status == Exited && last.State.StartedAt.Equal(c.State.StartedAt) {
+				c.State = last.State
+			}
+		}
 	}
 	return c, nil
 }
@@ -328,18 +336,39 @@ func (s *Store) List() ([]*Container, error) {
 // process (or this one) holds it. The returned function releases it.
 func (s *Store) Lock(id string) (func(), error) {
 	f, err := os.OpenFile(filepath.Join(s.Dir(id), "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id) // removed meanwhile
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock container: %w", err)
 	}
-	if err := s.flockNB(id, f, unix.LOCK_EX); err != nil {
+	t0 := time.Now()
+	err = s.flockNB(id, f, unix.LOCK_EX)
+	logging.L().Debug("lock container", "container", id[:12], "path", f.Name(), "ok", err == nil, logging.Since(t0))
+	if err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%w: %s", ErrRunning, id[:12])
 		}
 		return nil, fmt.Errorf("lock container: %w", err)
 	}
+	if !sameFile(f, filepath.Join(s.Dir(id), "lock")) {
+		// The lock was won from a lab process that removed the container while
+		// holding it: the file is no longer the container's.
+		s.release(id, f)
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
 	var once sync.Once
 	return func() { once.Do(func() { s.release(id, f) }) }, nil
+}
+
+// sameFile reports whether the open file f is still the file at path.
+func sameFile(f *os.File, path string) bool {
+	var a, b unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &a) != nil || unix.Stat(path, &b) != nil {
+		return false
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino
 }
 
 // IsRunning reports whether some process holds the container's run lock.
@@ -401,7 +430,12 @@ func (s *Store) releasedLately(id string) bool {
 
 // Remove deletes the container's directory and name. The directory is first renamed
 // out of the listing, so a crash mid-removal never leaves a half container behind.
+//
+// The caller holds the run lock, and c is the container's last state: it is written
+// into the lock file first, where a Watch that opened the file before the removal reads
+// it (see Watch.Last). The lock file goes with the directory, so nothing is left behind.
 func (s *Store) Remove(c *Container) error {
+	s.writeLast(c)
 	trash, err := os.MkdirTemp(s.root, ".rm-")
 	if err != nil {
 		return fmt.Errorf("remove container: %w", err)
@@ -418,4 +452,17 @@ func (s *Store) Remove(c *Container) error {
 		return fmt.Errorf("remove container: %w", err)
 	}
 	return nil
+}
+
+// writeLast leaves c's record in its lock file (best effort: without it a watcher
+// reports the container as not found, as before).
+func (s *Store) writeLast(c *Container) {
+	f, err := os.OpenFile(filepath.Join(s.Dir(c.ID), "lock"), os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if b, err := json.Marshal(c); err == nil {
+		f.Write(b)
+	}
 }

@@ -3,8 +3,11 @@ package content
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"lab/runtime/logging"
 )
 
 // LockFile takes an exclusive flock on path (created if missing) and returns the
@@ -15,6 +18,7 @@ func LockFile(path string) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
+	t0 := time.Now()
 	for {
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
 		if err != unix.EINTR {
@@ -25,5 +29,11 @@ func LockFile(path string) (func(), error) {
 		f.Close()
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	return func() { f.Close() }, nil
+	// The wait is time spent behind another lab process using the store.
+	logging.L().Debug("lock", "path", path, "waited", time.Since(t0))
+	t1 := time.Now()
+	return func() {
+		f.Close()
+		logging.L().Debug("unlock", "path", path, "held", time.Since(t1))
+	}, nil
 }

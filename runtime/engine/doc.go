@@ -11,7 +11,8 @@
 //	layers/<diffid-hex>/       each layer unpacked once, overlay form, shared read-only
 //	layers/init/               mount points every container needs (/proc, /etc/hosts, ...)
 //	containers/<id>/           config.json, upper/, work/, rootfs/, hostname, hosts,
-//	                           container.log, lock
+//	                           container.log, lock (flocked while it runs; holds the
+//	                           last record while the container is being removed)
 //	names/<name> -> <id>       container name reservations
 //	lock                       serialises index.json updates between lab processes
 //	buildcache/<key>.json      build cache (runtime/build): parent image + step -> the

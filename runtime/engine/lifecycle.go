@@ -6,10 +6,15 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"lab/runtime/container"
+	"lab/runtime/logging"
 )
 
 // Detach starts a container in the background, the way lab works without a daemon: a
@@ -86,39 +91,100 @@ func (e *Engine) Kill(ref string, sig syscall.Signal) (*container.Container, err
 	return c, nil
 }
 
-// Wait blocks until the container is not running and returns its record. A shared
-// flock on the run lock is granted exactly when the lab process running it lets go.
+// Wait blocks until the container is not running and returns its last record, also
+// when the end removed it (--rm).
 func (e *Engine) Wait(ctx context.Context, ref string) (*container.Container, error) {
 	c, err := e.Containers.Get(ref)
 	if err != nil {
 		return nil, err
 	}
-	for e.Containers.IsRunning(c.ID) {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
+	w, err := e.Containers.Watch(c.ID)
+	if err != nil {
+		return nil, err
 	}
-	return e.Containers.Get(c.ID)
+	defer w.Close()
+	if err := w.Wait(ctx); err != nil {
+		return nil, err
+	}
+	return w.Last()
 }
 
-// Stop sends SIGTERM (or the image's stop signal), then SIGKILL after timeout, like
-// `docker stop`.
-func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) (*container.Container, error) {
+// Stop sends sig (0: the image's STOPSIGNAL, else SIGTERM), then SIGKILL after timeout,
+// like `docker stop`, and returns the container's last record. A container that its
+// end removed (--rm) counts as stopped: the record returned is then the one it had
+// when it was removed, or, if even that is gone, the one it had when Stop began.
+func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration, sig syscall.Signal) (*container.Container, error) {
 	c, err := e.Containers.Get(ref)
 	if err != nil {
 		return nil, err
 	}
-	if !e.Containers.IsRunning(c.ID) {
+	// Watch before signalling: the exit may remove the container at once.
+	w, err := e.Containers.Watch(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	last := func() (*container.Container, error) {
+		if got, err := w.Last(); err == nil {
+			return got, nil
+		}
 		return c, nil
 	}
-	e.Kill(c.ID, syscall.SIGTERM)
+	if !w.Running() {
+		return last()
+	}
+	if sig == 0 {
+		sig = e.stopSignal(c)
+	}
+	logging.L().Debug("stop", "container", c.ShortID(), "signal", unix.SignalName(sig), "timeout", timeout)
+	if pid := e.pidOf(c.ID); pid > 0 {
+		syscall.Kill(pid, sig)
+	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if got, err := e.Wait(wctx, c.ID); err == nil {
-		return got, nil
+	if w.Wait(wctx) == nil {
+		return last()
 	}
-	e.Kill(c.ID, syscall.SIGKILL)
-	return e.Wait(ctx, c.ID)
+	logging.L().Debug("stop: timeout, killing", "container", c.ShortID())
+	// Again until it ends: a container caught between taking its run lock and
+	// recording its pid has no pid to signal yet.
+	for {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if pid := e.pidOf(c.ID); pid > 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		err := w.Wait(wctx)
+		cancel()
+		if err == nil {
+			return last()
+		}
+	}
+}
+
+// pidOf is the host pid of a running container's init, 0 when none is recorded.
+func (e *Engine) pidOf(id string) int {
+	c, err := e.Containers.Get(id)
+	if err != nil || c.State.Status != container.Running {
+		return 0
+	}
+	return c.State.Pid
+}
+
+// stopSignal is the image's STOPSIGNAL, or SIGTERM.
+func (e *Engine) stopSignal(c *container.Container) syscall.Signal {
+	img, err := e.Images.Get(c.Image)
+	if err != nil || img.Config.Config.StopSignal == "" {
+		return syscall.SIGTERM
+	}
+	name := strings.ToUpper(img.Config.Config.StopSignal)
+	if n, err := strconv.Atoi(name); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n)
+	}
+	if s := unix.SignalNum("SIG" + strings.TrimPrefix(name, "SIG")); s != 0 {
+		return s
+	}
+	return syscall.SIGTERM
 }

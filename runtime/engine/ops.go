@@ -15,6 +15,7 @@ import (
 	"lab/runtime/archive"
 	"lab/runtime/container"
 	"lab/runtime/image"
+	"lab/runtime/logging"
 	"lab/runtime/reference"
 )
 
@@ -238,7 +239,8 @@ func (e *Engine) ReadImageFile(ref, path string) ([]byte, error) {
 	return os.ReadFile(p)
 }
 
-// Remove deletes a container. A running one needs force, which kills it first.
+// Remove deletes a container. A running one needs force, which kills it first; if
+// its end removes it meanwhile (--rm), that is the removal asked for.
 func (e *Engine) Remove(ref string, force bool) (*container.Container, error) {
 	c, err := e.Containers.Get(ref)
 	if err != nil {
@@ -246,15 +248,25 @@ func (e *Engine) Remove(ref string, force bool) (*container.Container, error) {
 	}
 	// Remove holds the run lock, so that no lab process can start the container while
 	// its directory goes away under it.
+	t0 := time.Now()
 	unlock, err := e.lockStopped(c, force)
+	if errors.Is(err, container.ErrNotFound) && force {
+		logging.L().Debug("rm: removed by its own end meanwhile", "container", c.ShortID(), logging.Since(t0))
+		return c, nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	if cur, err := e.Containers.Get(c.ID); err == nil {
+		c = cur // its last state, for anyone waiting on it
+	}
 	if err := removeCgroups(c.ID); err != nil {
 		return nil, err
 	}
-	return c, e.Containers.Remove(c)
+	err = e.Containers.Remove(c)
+	logging.L().Debug("rm", "container", c.ShortID(), logging.Since(t0))
+	return c, err
 }
 
 // lockStopped takes the run lock of c; with force it first kills a running c and waits

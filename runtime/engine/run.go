@@ -14,6 +14,7 @@ import (
 
 	"lab/runtime/container"
 	"lab/runtime/image"
+	"lab/runtime/logging"
 	"lab/runtime/proc"
 )
 
@@ -165,18 +166,27 @@ func (e *Engine) Start(ctx context.Context, ref string, o StartOptions) (*contai
 }
 
 func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptions) (*container.Container, error) {
+	t0 := time.Now()
 	unlock, err := e.Containers.Lock(c.ID)
 	if err != nil {
 		return nil, &ExitError{Code: 125, Err: err}
 	}
+	log := logging.L()
+	log.Debug("run lock taken", "container", c.ShortID(), logging.Since(t0))
 	got, err := e.startLocked(ctx, c, o)
+	log.Info("container ended", "container", c.ShortID(), "exit", c.State.ExitCode, logging.Since(t0))
 	if c.Config.AutoRemove {
 		// Gone however the start ended, like --rm on Docker, and before the lock is
 		// released so that nobody can start it again meanwhile; the record returned
-		// still tells how it ended.
+		// still tells how it ended, and so does the one Remove leaves for a Watch.
+		if c.State.Status == container.Created {
+			c.State.Status, c.State.ExitCode = container.Exited, Code(err, 125)
+		}
+		t1 := time.Now()
 		if rerr := e.Containers.Remove(c); rerr != nil && err == nil {
 			err = &ExitError{Code: 125, Err: rerr}
 		}
+		log.Debug("removed (--rm)", "container", c.ShortID(), logging.Since(t1))
 	}
 	unlock()
 	return got, err
@@ -184,10 +194,12 @@ func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptio
 
 // startLocked runs c while the caller holds its run lock.
 func (e *Engine) startLocked(ctx context.Context, c *container.Container, o StartOptions) (*container.Container, error) {
+	t0 := time.Now()
 	spec, err := e.spec(ctx, c)
 	if err != nil {
 		return nil, &ExitError{Code: 125, Err: err}
 	}
+	logging.L().Debug("layers ready", "container", c.ShortID(), "layers", len(spec.Lower), logging.Since(t0))
 	logf, err := os.OpenFile(e.Containers.LogPath(c.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, &ExitError{Code: 125, Err: err}

@@ -1,14 +1,20 @@
 package proc
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"lab/runtime/logging"
 )
 
 // initArg0 is argv[0] of the re-executed init; main checks for it before anything else.
@@ -45,6 +51,13 @@ type Process struct {
 // Start launches the container init with spec and returns once the command is
 // executing (or with a *StartError when it could not be run).
 func Start(spec *Spec, stdio IO, hooks Hooks) (*Process, error) {
+	t0 := time.Now()
+	if log := logging.L(); log.Enabled(context.Background(), slog.LevelDebug) {
+		log.Debug("mount overlay", "target", spec.Rootfs, "lower", strings.Join(spec.Lower, ":"), "upper", spec.Upper, "work", spec.Work, "volatile", spec.Volatile)
+		for _, b := range spec.Binds {
+			log.Debug("mount bind", "source", b.Source, "target", b.Target)
+		}
+	}
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -135,6 +148,7 @@ func Start(spec *Spec, stdio IO, hooks Hooks) (*Process, error) {
 		return nil, fmt.Errorf("send spec: %w", err)
 	}
 	msg, _ := io.ReadAll(errR)
+	logging.L().Debug("container init done, command executing", "pid", cmd.Process.Pid, logging.Since(t0))
 	if len(msg) > 0 {
 		cmd.Wait()
 		var se StartError
