@@ -51,6 +51,7 @@ kver=${kernel##*/vmlinuz-}
 # A static binary has no PT_INTERP (type 3) program header.
 is_static() {
 	local f=$1 off size n i
+	[ -f "$f" ] || return 1
 	off=$(od -An -t u8 -j 32 -N 8 "$f") size=$(od -An -t u2 -j 54 -N 2 "$f") n=$(od -An -t u2 -j 56 -N 2 "$f")
 	for ((i = 0; i < n; i++)); do
 		[ "$(od -An -t u4 -j $((off + i * size)) -N 4 "$f")" -eq 3 ] && return 1
@@ -71,8 +72,11 @@ mkdir -p "$root"/{bin,lab/bin,lib/modules,proc,sys,dev,tmp,run,newroot}
 cp "$busybox" "$root/bin/busybox"
 cp "$here/init" "$root/init"
 cp "$script" "$root/lab/test.sh"
+# The guest has no libc: lab and its helpers must be static (make build).
 for f in "$bindir"/lab "$bindir"/lab-*; do
-	if [ -e "$f" ]; then cp "$f" "$root/lab/bin/"; fi
+	[ -e "$f" ] || continue
+	is_static "$f" || die "$f is not statically linked: build it with CGO_ENABLED=0 (make build)"
+	cp "$f" "$root/lab/bin/"
 done
 for x in ${extras[@]+"${extras[@]}"}; do
 	src=${x%%=*} dst=${x#*=}
