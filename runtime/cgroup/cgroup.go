@@ -310,7 +310,15 @@ func enable(dir string, ctrls []string) error {
 		if contains(have, c) {
 			continue
 		}
-		if err := write(dir, "cgroup.subtree_control", "+"+c); err != nil {
+		err := write(dir, "cgroup.subtree_control", "+"+c)
+		if errors.Is(err, unix.EBUSY) {
+			// v2's "no internal processes" rule: only the real root may both hold
+			// processes and hand controllers to children. Seen inside a container whose
+			// cgroup tree is rooted at its own, populated group (Docker-in-Docker, CI
+			// jobs). Moving someone else's processes is not lab's call.
+			return fmt.Errorf("cgroup v2 cannot enable the %s controller below %s while processes live in it (the no internal processes rule): move them into a child group first, e.g. %s", c, dir, filepath.Join(dir, "init"))
+		}
+		if err != nil {
 			return fmt.Errorf("enable the %s controller in %s: %w", c, dir, err)
 		}
 	}
@@ -377,6 +385,10 @@ func write(dir, file, value string) error {
 	}
 	_, werr := f.WriteString(value)
 	cerr := f.Close()
+	var pe *fs.PathError
+	if errors.As(werr, &pe) {
+		werr = pe.Err // the file is named below, once
+	}
 	if werr != nil {
 		return fmt.Errorf("write %s to %s: %w", value, f.Name(), werr)
 	}

@@ -13,5 +13,13 @@
 // read OOMKilled after the container has exited, then Remove. A container without
 // limits gets no cgroup at all, which keeps plain runs as fast as before.
 //
+// On v2 a group can hand controllers to its children only while it holds no
+// processes itself (the real root excepted). lab enables them in the root and in lab/;
+// where the root it sees is a populated group (inside a container), Create says so in
+// one line rather than moving processes it does not own.
+//
+// The v1 paths run in `make test` on the development machine (hybrid); the v2 paths run
+// in a cgroup-v2-only qemu guest, `make test-cgroup2` (scripts/vm).
+//
 // Only this package writes under /sys/fs/cgroup.
 package cgroup
