@@ -45,6 +45,10 @@
 //	lab.exit(code)              end the script (or scenario: 0 passes) with code
 //	lab.scrub(s [, {[pattern] = repl}]) -> s with ids, digests, times, "ago"s and
 //	                            durations replaced by numbered placeholders (<id1>...)
+//	lab.lineage(image) -> {image=, parent=, container=, container_name=, ancestors={...}}
+//	                            where an image came from (nil when absent): the image it
+//	                            was made on, the container it was committed from
+//	lab.tree() -> text          lab tree's family tree of images and containers
 //	lab.version                 the API's version, "1"
 //
 // image is a reference string or an Image; c a Container or a name/ID string. cmd is

@@ -28,6 +28,7 @@ import (
 
 	"lab/runtime/engine"
 	"lab/runtime/image"
+	"lab/runtime/lineage"
 	"lab/runtime/reference"
 )
 
@@ -208,6 +209,10 @@ func Build(ctx context.Context, eng *engine.Engine, o Options) (*Result, error) 
 		}
 	}
 	b.final = img.ID
+	if base := b.baseImage(target); base != "" && base != img.ID {
+		// Where the image came from, for lab tree; the build stands without it.
+		eng.Lineage.Put(lineage.Record{Image: img.ID, Parent: base, Created: time.Now().UTC()})
+	}
 	res := &Result{Image: img, Steps: b.steps}
 	for k := range o.BuildArgs {
 		if !b.declared[k] {
@@ -487,6 +492,23 @@ func (b *builder) record(s Step) {
 	cur := &b.steps[len(b.steps)-1]
 	s.Number, s.Line, s.Instruction, s.Stage = cur.Number, cur.Line, cur.Instruction, cur.Stage
 	*cur = s
+}
+
+// baseImage is the image stage i starts FROM, through the stages it builds on ("" for
+// FROM scratch).
+func (b *builder) baseImage(i int) digest.Digest {
+	for n := 0; n <= len(b.bases); n++ {
+		bs := b.bases[i]
+		switch {
+		case bs.stage >= 0:
+			i = bs.stage
+		case bs.img != nil:
+			return bs.img.ID
+		default:
+			return ""
+		}
+	}
+	return ""
 }
 
 func (b *builder) buildStage(ctx context.Context, i int) error {

@@ -9,6 +9,7 @@ import (
 	"lab/runtime/container"
 	"lab/runtime/content"
 	"lab/runtime/image"
+	"lab/runtime/lineage"
 )
 
 // Engine is one open lab state directory. It is safe to use from one goroutine at a
@@ -18,6 +19,7 @@ type Engine struct {
 	Content    *content.Store
 	Images     *image.Store
 	Containers *container.Store
+	Lineage    *lineage.Store
 }
 
 // DefaultRoot is $LAB_ROOT, else /var/lib/lab for root, else $XDG_DATA_HOME/lab.
@@ -53,7 +55,7 @@ func Open(root string) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{Root: root, Content: cs, Images: is, Containers: ct}, nil
+	return &Engine{Root: root, Content: cs, Images: is, Containers: ct, Lineage: lineage.Open(root)}, nil
 }
 
 // initLayer returns the shared lower layer holding the mount points every container

@@ -15,6 +15,7 @@ import (
 	"lab/runtime/archive"
 	"lab/runtime/container"
 	"lab/runtime/image"
+	"lab/runtime/lineage"
 	"lab/runtime/logging"
 	"lab/runtime/reference"
 )
@@ -71,7 +72,13 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (*imag
 	for i, l := range parent.Layers {
 		layers = append(layers, image.Layer{Desc: l, DiffID: parent.Config.RootFS.DiffIDs[i]})
 	}
-	return e.Images.Create(cfg, append(layers, layer), target)
+	img, err := e.Images.Create(cfg, append(layers, layer), target)
+	if err == nil {
+		// Where the image came from, for lab tree and lab.lineage; the image stands
+		// without it, so a failure to record it is not the commit's.
+		e.Lineage.Put(lineage.Record{Image: img.ID, Parent: parent.ID, Container: c.ID, ContainerName: c.Name, Created: now})
+	}
+	return img, err
 }
 
 // ApplyChanges applies `docker commit -c` / `docker import -c` instructions.
@@ -362,6 +369,7 @@ func (e *Engine) RemoveImage(ref string, force bool) ([]string, error) {
 	if err := e.Images.Delete(img); err != nil {
 		return out, err
 	}
+	e.Lineage.Remove(img.ID) // after the image: a crash between leaves only a stale record
 	return append(out, "Deleted: "+img.ID.String()), nil
 }
 
