@@ -36,6 +36,8 @@ type app struct {
 	eng    *engine.Engine
 	opts   any
 	verb   string
+	// luaMemory is --lua-memory, given before a script, `test` or nothing (the REPL).
+	luaMemory luaMemoryValue
 }
 
 func (a *app) engine() (*engine.Engine, error) {
@@ -86,6 +88,11 @@ func Main(args []string) int {
 }
 
 func run(ctx context.Context, a *app, args []string) int {
+	args, err := luaMemoryFlag(a, args)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "lab: %v\nSee 'lab --help'.\n", err)
+		return 125
+	}
 	if len(args) == 0 {
 		f, ok := a.stdin.(*os.File)
 		switch {
@@ -132,7 +139,7 @@ func run(ctx context.Context, a *app, args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGPIPE)
 	defer stop()
-	err := c.run(ctx, a, fs.Args())
+	err = c.run(ctx, a, fs.Args())
 	if err == nil {
 		return 0
 	}
@@ -153,7 +160,7 @@ func run(ctx context.Context, a *app, args []string) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, "\nUsage:  lab COMMAND [OPTIONS]\n        lab FILE.lua [ARGS...]\n        lab                 (REPL on a terminal, script on stdin otherwise)\n\nA container lab driven by Lua, with Docker's verbs.\n\nCommands:\n")
+	fmt.Fprint(w, "\nUsage:  lab COMMAND [OPTIONS]\n        lab FILE.lua [ARGS...]\n        lab                 (REPL on a terminal, script on stdin otherwise)\n\nGlobal option (before FILE.lua, test, or nothing):\n  --lua-memory SIZE   Memory cap of a Lua state (default 1 GiB, 0 = none)\n\nA container lab driven by Lua, with Docker's verbs.\n\nCommands:\n")
 	var names []string
 	for n := range commands {
 		names = append(names, n)

@@ -53,7 +53,7 @@ func runREPL(ctx context.Context, a *app) int {
 	}
 	defer rl.Close()
 
-	L := luabind.NewState(eng, luabind.Options{Stdout: a.stdout, Stderr: a.stderr, Echo: true, Unsafe: unsafeLua()})
+	L := luabind.NewState(eng, luabind.Options{Stdout: a.stdout, Stderr: a.stderr, Echo: true, Unsafe: unsafeLua(), MemoryLimit: int64(a.luaMemory)})
 	defer L.Close()
 
 	// While a statement runs the terminal is in cooked mode, so Ctrl-C arrives as
@@ -148,8 +148,7 @@ func runREPL(ctx context.Context, a *app) int {
 
 // call runs fn under ctx and returns what it returned.
 func call(L *lua.LState, ctx context.Context, fn *lua.LFunction) ([]lua.LValue, error) {
-	L.SetContext(ctx)
-	defer L.RemoveContext()
+	defer luabind.SetContext(L, ctx)()
 	top := L.GetTop()
 	L.Push(fn)
 	if err := luabind.PCall(L, 0, lua.MultRet, nil); err != nil {

@@ -41,6 +41,7 @@ func init() {
 			fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "Fail a scenario that runs longer than this")
 			fs.StringVar(&o.junit, "junit", "", "Also write the results as JUnit XML to this file")
 			fs.StringVar(&o.base, "base", "", "State directory whose images scenarios start from (default: the user's store)")
+			fs.Var(&o.luaMemory, "lua-memory", "Memory cap of each scenario's Lua state (0 = none; states running at once share the process)")
 			return o
 		},
 		run: runTests,
@@ -54,6 +55,8 @@ type testFlags struct {
 	timeout time.Duration
 	junit   string
 	base    string
+	// luaMemory is --lua-memory; unset, the global one (lab --lua-memory X test).
+	luaMemory luaMemoryValue
 }
 
 // scenario is one unit `lab test` runs in a fresh state: a whole file, or one global
@@ -87,6 +90,9 @@ func runTests(ctx context.Context, a *app, args []string) error {
 	}
 	if o.timeout <= 0 {
 		return &statusError{code: 125, msg: "lab test: -timeout must be positive"}
+	}
+	if o.luaMemory == 0 {
+		o.luaMemory = a.luaMemory
 	}
 	var filter *regexp.Regexp
 	if o.run != "" {
@@ -343,7 +349,7 @@ func runScenario(ctx context.Context, base *engine.Engine, s *scenario, o *testF
 	sctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- runLua(sctx, eng, s, tw, o.verbose) }()
+	go func() { done <- runLua(sctx, eng, s, tw, o.verbose, int64(o.luaMemory)) }()
 	var runErr error
 	stuck := false
 	select {
@@ -408,10 +414,10 @@ func runScenario(ctx context.Context, base *engine.Engine, s *scenario, o *testF
 
 // runLua runs a scenario's file in a new LState and then its Test function, if any. It
 // runs on its own goroutine, which alone touches the LState.
-func runLua(ctx context.Context, eng *engine.Engine, s *scenario, w io.Writer, echo bool) error {
-	L := luabind.NewState(eng, luabind.Options{Stdout: w, Stderr: w, Echo: echo, Unsafe: unsafeLua()})
+func runLua(ctx context.Context, eng *engine.Engine, s *scenario, w io.Writer, echo bool, memLimit int64) error {
+	L := luabind.NewState(eng, luabind.Options{Stdout: w, Stderr: w, Echo: echo, Unsafe: unsafeLua(), MemoryLimit: memLimit})
 	defer L.Close()
-	L.SetContext(ctx)
+	defer luabind.SetContext(L, ctx)()
 	argt := L.NewTable()
 	argt.RawSetInt(0, lua.LString(s.file))
 	L.SetGlobal("arg", argt)

@@ -54,9 +54,9 @@ func runScript(ctx context.Context, a *app, file string, args []string) int {
 		fmt.Fprintf(a.stderr, "lab: %v\n", err)
 		return 1
 	}
-	L := luabind.NewState(eng, luabind.Options{Stdout: a.stdout, Stderr: a.stderr, Echo: true, Unsafe: unsafeLua()})
+	L := luabind.NewState(eng, luabind.Options{Stdout: a.stdout, Stderr: a.stderr, Echo: true, Unsafe: unsafeLua(), MemoryLimit: int64(a.luaMemory)})
 	defer L.Close()
-	L.SetContext(ctx)
+	defer luabind.SetContext(L, ctx)()
 
 	fn, err := L.Load(bytes.NewReader(src), name)
 	if err == nil {

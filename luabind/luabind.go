@@ -20,6 +20,9 @@ type Options struct {
 	Echo bool
 	// Unsafe opens os and io fully and keeps dofile/loadfile/os.execute/io.popen.
 	Unsafe bool
+	// MemoryLimit caps the live heap while the state runs under SetContext (bytes;
+	// 0 = DefaultMemoryLimit, negative = no cap).
+	MemoryLimit int64
 }
 
 // Limits that turn runaway scripts into Lua errors instead of exhausting the process.
@@ -57,7 +60,8 @@ type binding struct {
 
 // NewState returns a fresh sandboxed LState with the lab module preloaded
 // (require("lab")) and set as the global `lab`. Never share it between goroutines;
-// set L.SetContext(ctx) for cancellation and timeouts, and Close it when done.
+// run it under SetContext(L, ctx) for cancellation, timeouts and the memory cap, and
+// Close it when done.
 func NewState(eng *engine.Engine, o Options) *lua.LState {
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
