@@ -31,3 +31,17 @@ func TestLuaMemoryFlag(t *testing.T) {
 	}
 	assertClean(t, root, tmp)
 }
+
+// The scenario timeout stops a pattern whose backtracking would take forever.
+func TestScenarioPatternTimeout(t *testing.T) {
+	root := newRoot(t)
+	dir := writeScenarios(t, map[string]string{
+		"pattern.lua": `local s = ("a"):rep(60)` + "\n" + `print(s:find(("a?"):rep(60) .. ("a"):rep(60)))` + "\n",
+	})
+	r, tmp := labTest(t, root, "-timeout", "2s", dir)
+	want := "FAIL pattern: " + filepath.Join(dir, "pattern.lua") + ":2: timed out after 2s\n"
+	if r.code != 1 || !strings.Contains(r.stdout, want) {
+		t.Errorf("want %q: exit %d\n%s%s", want, r.code, r.stdout, r.stderr)
+	}
+	assertClean(t, root, tmp)
+}

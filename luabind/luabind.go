@@ -142,6 +142,9 @@ func (b *binding) openLibs(L *lua.LState) {
 	L.SetGlobal("assert", L.NewFunction(assert))
 	str := L.GetGlobal("string").(*lua.LTable)
 	str.RawSetString("rep", L.NewFunction(named("string.rep", safeRep)))
+	for name, f := range map[string]lua.LGFunction{"find": strFind, "match": strMatch, "gmatch": strGmatch, "gsub": strGsub} {
+		str.RawSetString(name, L.NewFunction(named("string."+name, f)))
+	}
 
 	if b.opts.Unsafe {
 		// Even unsafe scripts print where the caller asked.
