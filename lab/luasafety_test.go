@@ -1,10 +1,13 @@
 package lab_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // --lua-memory caps a script's and a scenario's state; a bad size is lab's own error.
@@ -44,4 +47,48 @@ func TestScenarioPatternTimeout(t *testing.T) {
 		t.Errorf("want %q: exit %d\n%s%s", want, r.code, r.stdout, r.stderr)
 	}
 	assertClean(t, root, tmp)
+}
+
+// Ctrl-D while a statement runs stops it as Ctrl-C does and the REPL reads on; a
+// 200 KB paste (a 14,000-line table, then a 200,000-character line) is run, not
+// redrawn character by character.
+func TestREPLCtrlDAndPaste(t *testing.T) {
+	root := newRoot(t)
+	sock := tmuxServer(t)
+	tm := startREPL(t, sock, "ctrld", root)
+
+	tm.text(`local t = os.time() while os.time() - t < 30 do end print("not stopped")`)
+	tm.keys("Enter")
+	time.Sleep(300 * time.Millisecond)
+	tm.keys("C-d")
+	tm.waitFor("the statement to stop", func(s string) bool { return strings.Contains(s, "interrupted") && tm.atPrompt(s) })
+	tm.text("6 * 7")
+	tm.keys("Enter")
+	tm.waitFor("the REPL to read on", func(s string) bool { return regexp.MustCompile(`(?m)^42$`).MatchString(s) && tm.atPrompt(s) })
+
+	var src strings.Builder
+	src.WriteString("t = {\n")
+	for i := 0; i < 14000; i++ {
+		fmt.Fprintf(&src, "  \"item%06d\",\n", i)
+	}
+	src.WriteString("}\ns = \"" + strings.Repeat("x", 200000) + "\"\n")
+	buf := filepath.Join(t.TempDir(), "paste")
+	if err := os.WriteFile(buf, []byte(src.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tm.tmux("load-buffer", buf)
+	tm.tmux("paste-buffer", "-p", "-t", tm.name)
+	tm.text(`print("pasted", #t, #s)`)
+	tm.keys("Enter")
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(tm.screen(), "pasted\t14000\t200000") && !strings.Contains(tm.screen(), "pasted  14000   200000") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the paste did not finish; the screen shows:\n%s", tm.screen())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	tm.keys("C-d")
+	if st := tm.exitStatus(); st != "0" {
+		t.Errorf("Ctrl-D: exit status %s", st)
+	}
 }
