@@ -3,6 +3,7 @@ package lab_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -90,5 +91,60 @@ func TestREPLCtrlDAndPaste(t *testing.T) {
 	tm.keys("C-d")
 	if st := tm.exitStatus(); st != "0" {
 		t.Errorf("Ctrl-D: exit status %s", st)
+	}
+}
+
+// Bad input is one clear error line with lab's own exit code, never its whole input;
+// a closed output pipe ends lab quietly; waiting on a removed container is an error.
+func TestBadInputErrors(t *testing.T) {
+	root := newRoot(t)
+	long := strings.Repeat("a", 300)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--rm", "-e", "=x", "busybox", "true"}, "lab run: invalid environment variable: =x\n"},
+		{[]string{"run", "--rm", "--user", "-5", "busybox", "id"}, "lab run: uids and gids must be in range 0-2147483647\n"},
+		{[]string{"run", "--rm", "--user", "0:4294967296", "busybox", "id"}, "lab run: uids and gids must be in range 0-2147483647\n"},
+		{[]string{"run", "--rm", "--name", long, "busybox", "true"}, "lab run: invalid container name (" + long[:40] + "...): must not be more than 255 characters\n"},
+		{[]string{"run", "--rm", long, "true"}, "lab run: repository name must not be more than 255 characters\n"},
+	} {
+		r := labIn(t, root, "", c.args...)
+		if r.code != 125 || r.stderr != c.want {
+			t.Errorf("lab %.60s: want 125 and %q, got %+v", strings.Join(c.args, " "), c.want, r)
+		}
+	}
+	huge := strings.Repeat("A", 100000)
+	r := labIn(t, root, "", "run", huge)
+	if r.code != 125 || len(r.stderr) > 2048 || !strings.Contains(r.stderr, "bytes cut]") {
+		t.Errorf("a 100 KB argument: exit %d, %d bytes of error", r.code, len(r.stderr))
+	}
+	if ps := mustRun(t, root, "ps", "-aq"); ps != "" {
+		t.Errorf("refused runs left containers: %s", ps)
+	}
+
+	// lab ps | head -0: the reader is gone before lab writes.
+	mustRun(t, root, "run", "busybox", "true")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	ps := exec.Command(os.Args[0], "ps", "-a")
+	ps.Env = append(os.Environ(), "LAB_TEST_CLI=1", "LAB_ROOT="+root)
+	var stderr strings.Builder
+	ps.Stdout, ps.Stderr = pw, &stderr
+	err = ps.Run()
+	pw.Close()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 141 || stderr.String() != "" {
+		t.Errorf("ps into a closed pipe: %v, stderr %q", err, stderr.String())
+	}
+
+	wait := filepath.Join(t.TempDir(), "wait.lua")
+	os.WriteFile(wait, []byte(`local c = lab.run("busybox", "true"); c:rm()
+local ok, err = pcall(c.wait, c)
+assert(not ok and tostring(err):find("container:wait: no such container", 1, true), tostring(err))`), 0o644)
+	if r := labIn(t, root, "", wait); r.code != 0 {
+		t.Errorf("c:wait() on a removed container: %+v", r)
 	}
 }

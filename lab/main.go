@@ -146,11 +146,16 @@ func run(ctx context.Context, a *app, args []string) int {
 	var se *statusError
 	if errors.As(err, &se) {
 		if se.msg != "" {
-			fmt.Fprintln(a.stderr, se.msg)
+			fmt.Fprintln(a.stderr, engine.Clip(se.msg))
 		}
 		return se.code
 	}
-	fmt.Fprintf(a.stderr, "lab %s: %v\n", verb, err)
+	if errors.Is(err, syscall.EPIPE) {
+		// Whoever read our output stopped (lab ps | head): end quietly with the
+		// status of a Unix tool killed by SIGPIPE.
+		return 128 + int(syscall.SIGPIPE)
+	}
+	fmt.Fprintf(a.stderr, "lab %s: %s\n", verb, engine.Clip(err.Error()))
 	// Docker: the run family exits 125 when lab itself fails, other verbs 1.
 	switch verb {
 	case "run", "create", "start":
