@@ -169,7 +169,7 @@ func TestNamerConcurrentUse(t *testing.T) {
 func TestValidName(t *testing.T) {
 	valid := []string{
 		"ab", "web", "/web", "my-app_1.0", "A1", "0x", "eager_curie3", "a.", "a-",
-		"Z__", strings.Repeat("x", 300),
+		"Z__", strings.Repeat("x", 255),
 	}
 	for _, s := range valid {
 		if err := ValidName(s); err != nil {
@@ -177,7 +177,7 @@ func TestValidName(t *testing.T) {
 		}
 	}
 	invalid := []string{
-		"", "/", "a", "/a", "//ab", "_ab", ".ab", "-ab", "a b", "a/b", "ab/",
+		strings.Repeat("x", 256), "", "/", "a", "/a", "//ab", "_ab", ".ab", "-ab", "a b", "a/b", "ab/",
 		"caf\u00e9", "a:b", "a@b", "a\n",
 	}
 	for _, s := range invalid {
