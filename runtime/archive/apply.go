@@ -604,7 +604,7 @@ func setXattrs(hdr *tar.Header, set func(name string, val []byte) error) error {
 	var names []string
 	for k := range hdr.PAXRecords {
 		name, ok := strings.CutPrefix(k, paxXattrPrefix)
-		if !ok || name == "" || strings.HasPrefix(name, overlayXattrPrefix) {
+		if !ok || name == "" || isOverlayXattr(name) {
 			continue
 		}
 		names = append(names, name)

@@ -57,6 +57,7 @@ func buildUpper(t *testing.T, root string) {
 	mustT(t, unix.Lsetxattr(p("tmp"), "user.dir", []byte("d"), 0))
 	// overlay bookkeeping other than opaque must not leak into layers.
 	mustT(t, unix.Lsetxattr(p("etc"), "trusted.overlay.origin", []byte("o"), 0))
+	mustT(t, unix.Lsetxattr(p("etc"), "user.overlay.origin", []byte("o"), 0))
 	long := strings.Repeat("l", 120)
 	writeT(t, p(long+"/"+long+"/"+long+"/file"), "deep")
 
@@ -116,7 +117,7 @@ func TestLayerRoundTrip(t *testing.T) {
 	// WriteLayer drops overlay bookkeeping; only opaque comes back,
 	// through the marker entry.
 	for i, l := range wantSnap {
-		wantSnap[i] = strings.Replace(l, ` xattr:trusted.overlay.origin="o"`, "", 1)
+		wantSnap[i] = strings.Replace(strings.Replace(l, ` xattr:trusted.overlay.origin="o"`, "", 1), ` xattr:user.overlay.origin="o"`, "", 1)
 	}
 	if d := diffLines(wantSnap, snapshot(t, dst)); d != "" {
 		t.Errorf("tree after round trip differs:\n%s", d)
@@ -150,7 +151,7 @@ func TestWriteLayerFormat(t *testing.T) {
 			t.Errorf("%q: format %v", h.Name, h.Format)
 		}
 		for k := range h.PAXRecords {
-			if strings.HasPrefix(k, paxXattrPrefix+"trusted.overlay.") {
+			if strings.HasPrefix(k, paxXattrPrefix+"trusted.overlay.") || strings.HasPrefix(k, paxXattrPrefix+"user.overlay.") {
 				t.Errorf("%q: overlay xattr %s leaked", h.Name, k)
 			}
 		}
@@ -233,6 +234,7 @@ func TestApplyWhiteouts(t *testing.T) {
 		entry{hdr: tar.Header{Typeflag: tar.TypeReg, Name: ".wh..wh.plnk"}},
 		entry{hdr: tar.Header{Typeflag: tar.TypeReg, Name: "f", PAXRecords: map[string]string{
 			paxXattrPrefix + "trusted.overlay.redirect": "/etc",
+			paxXattrPrefix + "user.overlay.redirect":    "/etc",
 			paxXattrPrefix + "user.kept":                "v",
 		}}},
 	)
@@ -261,8 +263,10 @@ func TestApplyWhiteouts(t *testing.T) {
 	if !slices.Equal(got, []string{"a", "b", "d", "f", "gone"}) {
 		t.Errorf("layer root: %q", got)
 	}
-	if _, err := getXattr(filepath.Join(dir, "f"), "trusted.overlay.redirect"); err == nil {
-		t.Error("overlay xattr from the stream was applied")
+	for _, x := range []string{"trusted.overlay.redirect", "user.overlay.redirect"} {
+		if _, err := getXattr(filepath.Join(dir, "f"), x); err == nil {
+			t.Errorf("overlay xattr %s from the stream was applied", x)
+		}
 	}
 	if v, err := getXattr(filepath.Join(dir, "f"), "user.kept"); err != nil || string(v) != "v" {
 		t.Errorf("user.kept: %q, %v", v, err)
