@@ -352,3 +352,20 @@ func TestChangeString(t *testing.T) {
 		t.Errorf("String() = %q", got)
 	}
 }
+
+// A file or directory literally named ".wh.NAME" in an upper directory cannot be
+// written into a layer, where the name would mean "NAME was deleted".
+func TestWriteLayerRefusesWhiteoutNames(t *testing.T) {
+	for _, mk := range []func(p string) error{
+		func(p string) error { return os.MkdirAll(filepath.Join(p, "x"), 0o755) },
+		func(p string) error { return os.WriteFile(p, nil, 0o644) },
+	} {
+		dir := t.TempDir()
+		mustT(t, os.Mkdir(filepath.Join(dir, "etc"), 0o755))
+		mustT(t, mk(filepath.Join(dir, "etc", ".wh.passwd")))
+		err := WriteLayer(context.Background(), io.Discard, dir)
+		if err == nil || !strings.Contains(err.Error(), `/etc/.wh.passwd: a name starting with ".wh." cannot be stored in a layer`) {
+			t.Errorf("want a refusal, got %v", err)
+		}
+	}
+}
