@@ -148,3 +148,40 @@ assert(not ok and tostring(err):find("container:wait: no such container", 1, tru
 		t.Errorf("c:wait() on a removed container: %+v", r)
 	}
 }
+
+// On a full disk a container's exit code is still recorded and printed, and a build's
+// RUN step that fills the disk reports its command's failure.
+func TestFullDisk(t *testing.T) {
+	needRoot(t)
+	root := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", root).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", root).CombinedOutput(); err != nil {
+			t.Errorf("umount: %v: %s", err, out)
+		}
+	})
+	if r := labIn(t, root, "", "bootstrap", "busybox"); r.code != 0 {
+		if strings.Contains(r.stderr, "busybox-static") {
+			t.Skip("no static busybox on this host (make test installs busybox-static)")
+		}
+		t.Fatalf("bootstrap: %+v", r)
+	}
+	r := labIn(t, root, "", "run", "--name", "filler", "busybox", "sh", "-c", "dd if=/dev/zero of=/big bs=1M count=20 2>/dev/null; exit 3")
+	if r.code != 3 {
+		t.Errorf("run on a full disk: want exit 3, got %+v", r)
+	}
+	if ps := mustRun(t, root, "ps", "-a"); !strings.Contains(ps, "Exited (3)") {
+		t.Errorf("the record does not say exit 3:\n%s", ps)
+	}
+	mustRun(t, root, "rm", "filler")
+
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM busybox\nRUN dd if=/dev/zero of=/big bs=1M count=20\n"), 0o644)
+	r = labIn(t, root, "", "build", "-t", "full", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "returned a non-zero code: 1") {
+		t.Errorf("build on a full disk: %+v", r)
+	}
+	mustRun(t, root, "container", "prune", "-f")
+}

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -226,7 +227,40 @@ func writeRecord(path string, c *Container, durable bool) error {
 	if err != nil {
 		return err
 	}
-	return content.WriteFileAtomic(path, b, 0o600, durable)
+	err = content.WriteFileAtomic(path, b, 0o600, durable)
+	if errors.Is(err, unix.ENOSPC) {
+		// A full disk must not lose how a container ended: the record it replaces
+		// already holds the space it needs, so write over it in place.
+		if ierr := overwriteRecord(path, b, durable); ierr == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// overwriteRecord writes b over the file at path without allocating a new file; JSON
+// allows the trailing spaces that cover a longer old record. Not atomic: only for
+// when the atomic way has no room.
+func overwriteRecord(path string, b []byte, durable bool) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if pad := st.Size() - int64(len(b)); pad > 0 {
+		b = append(b, bytes.Repeat([]byte{' '}, int(pad))...)
+	}
+	if _, err := f.WriteAt(b, 0); err != nil {
+		return err
+	}
+	if durable {
+		return f.Sync()
+	}
+	return nil
 }
 
 func (s *Store) load(id string) (*Container, error) {
