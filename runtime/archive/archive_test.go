@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -367,5 +368,46 @@ func TestWriteLayerRefusesWhiteoutNames(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), `/etc/.wh.passwd: a name starting with ".wh." cannot be stored in a layer`) {
 			t.Errorf("want a refusal, got %v", err)
 		}
+	}
+}
+
+// A GNU sparse entry stays sparse on disk and counts its data, not its holes.
+func TestApplySparse(t *testing.T) {
+	requireRoot(t)
+	if _, err := exec.LookPath("tar"); err != nil {
+		t.Skip("GNU tar not installed")
+	}
+	src := t.TempDir()
+	f, err := os.Create(filepath.Join(src, "big"))
+	mustT(t, err)
+	mustT(t, f.Truncate(16<<30))
+	_, err = f.WriteAt([]byte("data"), 8<<30)
+	mustT(t, err)
+	mustT(t, f.Close())
+	tarball := filepath.Join(t.TempDir(), "sparse.tar")
+	if out, err := exec.Command("tar", "--sparse", "-C", src, "-cf", tarball, "big").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+	data, err := os.ReadFile(tarball)
+	mustT(t, err)
+	dir := t.TempDir()
+	n, err := applyBytes(t, dir, data)
+	mustT(t, err)
+	if n < 4 || n > 1<<20 {
+		t.Errorf("Apply counted %d bytes, want the chunk holding the 4 bytes of data", n)
+	}
+	var st unix.Stat_t
+	mustT(t, unix.Stat(filepath.Join(dir, "big"), &st))
+	if st.Size != 16<<30 || st.Blocks*512 > 1<<20 {
+		t.Errorf("big: size %d, %d bytes allocated", st.Size, st.Blocks*512)
+	}
+	b := make([]byte, 4)
+	g, err := os.Open(filepath.Join(dir, "big"))
+	mustT(t, err)
+	defer g.Close()
+	_, err = g.ReadAt(b, 8<<30)
+	mustT(t, err)
+	if string(b) != "data" {
+		t.Errorf("data at 8 GiB: %q", b)
 	}
 }
