@@ -20,8 +20,8 @@ const (
 	// userOverlayPrefix is where overlay keeps the same bookkeeping when mounted with
 	// userxattr (rootless): as meaningful to a mount, as meaningless in a layer.
 	userOverlayPrefix = "user.overlay."
-	opaqueXattr        = "trusted.overlay.opaque"
-	paxXattrPrefix     = "SCHILY.xattr."
+	opaqueXattr       = "trusted.overlay.opaque"
+	paxXattrPrefix    = "SCHILY.xattr."
 )
 
 // isWhiteout reports whether st describes an overlayfs whiteout.
