@@ -32,25 +32,31 @@ type pasteReader struct {
 }
 
 func (p *pasteReader) Read(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for len(p.pending) == 0 {
-		buf := make([]byte, 32<<10)
+	buf := make([]byte, 32<<10)
+	for {
+		p.mu.Lock()
+		if len(p.pending) > 0 {
+			n := copy(b, p.pending)
+			p.pending = p.pending[n:]
+			p.mu.Unlock()
+			return n, nil
+		}
+		p.mu.Unlock()
+		// Not under the lock: take must not wait for the user's next key.
 		n, err := p.r.Read(buf)
+		p.mu.Lock()
 		if n > 0 {
 			p.feed(buf[:n])
 		}
 		if err != nil && len(p.pending) == 0 {
-			if len(p.carry) > 0 && !p.inPaste {
-				p.pending, p.carry = p.carry, nil
-				break
+			if len(p.carry) == 0 || p.inPaste {
+				p.mu.Unlock()
+				return 0, err
 			}
-			return 0, err
+			p.pending, p.carry = p.carry, nil
 		}
+		p.mu.Unlock()
 	}
-	n := copy(b, p.pending)
-	p.pending = p.pending[n:]
-	return n, nil
 }
 
 // feed sorts data into what readline gets and what is pasted.
