@@ -47,3 +47,18 @@ func TestFormatSize(t *testing.T) {
 		}
 	}
 }
+
+// A container call stopped by the cap says so, not "context canceled".
+func TestMemoryLimitDuringRun(t *testing.T) {
+	e := newEnv(t, Options{MemoryLimit: 64 << 20})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	e.ok(`hog = string.rep("x", 60 * 1024 * 1024) .. string.rep("y", 16 * 1024 * 1024)`)
+	release := SetContext(e.L, ctx)
+	err := DoString(e.L, `lab.run("busybox", "sleep 30")`)
+	release()
+	f := AsFailure(err)
+	if f == nil || f.Msg != "lab.run: lua memory limit exceeded (64 MiB, --lua-memory)" {
+		t.Fatalf("want lab.run to fail with the memory limit, got %+v (%v)", f, err)
+	}
+}
