@@ -3,6 +3,7 @@ package luabind
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -53,10 +54,27 @@ func TestMemoryLimitDuringRun(t *testing.T) {
 	e := newEnv(t, Options{MemoryLimit: 64 << 20})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	e.ok(`hog = string.rep("x", 60 * 1024 * 1024) .. string.rep("y", 16 * 1024 * 1024)`)
 	release := SetContext(e.L, ctx)
-	err := DoString(e.L, `lab.run("busybox", "sleep 30")`)
+	done := make(chan error, 1)
+	go func() { done <- DoString(e.L, `lab.run("busybox", "sleep 60")`) }()
+	// Once the container runs, the heap passes the cap (here from Go: the process's
+	// heap is what the cap measures).
+	var hog []byte
+	for deadline := time.Now().Add(time.Minute); hog == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the container did not start")
+		}
+		cs, _ := e.eng.Containers.List()
+		if len(cs) == 1 && e.eng.Containers.IsRunning(cs[0].ID) {
+			hog = make([]byte, 96<<20)
+			for i := range hog {
+				hog[i] = 1
+			}
+		}
+	}
+	err := <-done
 	release()
+	runtime.KeepAlive(hog)
 	f := AsFailure(err)
 	if f == nil || f.Msg != "lab.run: lua memory limit exceeded (64 MiB, --lua-memory)" {
 		t.Fatalf("want lab.run to fail with the memory limit, got %+v (%v)", f, err)
