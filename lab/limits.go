@@ -3,9 +3,12 @@ package lab
 import (
 	"fmt"
 	"math/big"
+	"strings"
 
 	units "github.com/docker/go-units"
 	"github.com/spf13/pflag"
+
+	"lab/luabind"
 )
 
 // limitFlags are docker run's resource limit flags; the engine enforces them with
@@ -68,3 +71,57 @@ func (c *cpusValue) Set(s string) error {
 }
 
 func (c *cpusValue) Type() string { return "decimal" }
+
+// luaMemoryValue is --lua-memory: a Lua state's memory cap as Docker spells sizes
+// ("512m", "2g"); 0 means no cap. Unset, it is luabind's default (1 GiB).
+type luaMemoryValue int64
+
+func (m *luaMemoryValue) String() string {
+	switch {
+	case *m == 0:
+		return luabind.FormatSize(luabind.DefaultMemoryLimit)
+	case *m < 0:
+		return "0"
+	}
+	return luabind.FormatSize(int64(*m))
+}
+
+func (m *luaMemoryValue) Set(s string) error {
+	n, err := units.RAMInBytes(s)
+	if err != nil {
+		return err
+	}
+	if n < 0 {
+		return fmt.Errorf("invalid size %q: negative", s)
+	}
+	if n == 0 {
+		n = -1
+	}
+	*m = luaMemoryValue(n)
+	return nil
+}
+
+func (m *luaMemoryValue) Type() string { return "bytes" }
+
+// luaMemoryFlag consumes a leading --lua-memory SIZE (or --lua-memory=SIZE) from the
+// command line of a script or the REPL, which have no flag set of their own.
+func luaMemoryFlag(a *app, args []string) ([]string, error) {
+	for len(args) > 0 && strings.HasPrefix(args[0], "--lua-memory") {
+		val, ok := strings.CutPrefix(args[0], "--lua-memory=")
+		rest := args[1:]
+		if !ok {
+			if args[0] != "--lua-memory" {
+				return args, nil
+			}
+			if len(rest) == 0 {
+				return nil, fmt.Errorf("flag needs an argument: --lua-memory")
+			}
+			val, rest = rest[0], rest[1:]
+		}
+		if err := a.luaMemory.Set(val); err != nil {
+			return nil, fmt.Errorf("invalid argument %q for \"--lua-memory\" flag: %v", val, err)
+		}
+		args = rest
+	}
+	return args, nil
+}

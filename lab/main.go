@@ -39,6 +39,8 @@ type app struct {
 	eng    *engine.Engine
 	opts   any
 	verb   string
+	// luaMemory is --lua-memory, given before a script, `test` or nothing (the REPL).
+	luaMemory luaMemoryValue
 }
 
 func (a *app) engine() (*engine.Engine, error) {
@@ -94,6 +96,11 @@ func run(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintf(a.stderr, "lab: %v\nSee 'lab --help'.\n", gerr)
 		return 125
 	}
+	args, err := luaMemoryFlag(a, args)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "lab: %v\nSee 'lab --help'.\n", err)
+		return 125
+	}
 	if len(args) == 0 {
 		f, ok := a.stdin.(*os.File)
 		switch {
@@ -141,7 +148,7 @@ func run(ctx context.Context, a *app, args []string) int {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGPIPE)
 	defer stop()
 	t0 := time.Now()
-	err := c.run(ctx, a, fs.Args())
+	err = c.run(ctx, a, fs.Args())
 	logging.L().Debug("lab "+verb+" done", logging.Since(t0))
 	if err == nil {
 		return 0
@@ -149,11 +156,16 @@ func run(ctx context.Context, a *app, args []string) int {
 	var se *statusError
 	if errors.As(err, &se) {
 		if se.msg != "" {
-			fmt.Fprintln(a.stderr, se.msg)
+			fmt.Fprintln(a.stderr, engine.Clip(se.msg))
 		}
 		return se.code
 	}
-	fmt.Fprintf(a.stderr, "lab %s: %v\n", verb, err)
+	if errors.Is(err, syscall.EPIPE) {
+		// Whoever read our output stopped (lab ps | head): end quietly with the
+		// status of a Unix tool killed by SIGPIPE.
+		return 128 + int(syscall.SIGPIPE)
+	}
+	fmt.Fprintf(a.stderr, "lab %s: %s\n", verb, engine.Clip(err.Error()))
 	// Docker: the run family exits 125 when lab itself fails, other verbs 1.
 	switch verb {
 	case "run", "create", "start":
@@ -202,7 +214,7 @@ func globalFlags(a *app, args []string) ([]string, error) {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, "\nUsage:  lab [-D | --log-level LEVEL] COMMAND [OPTIONS]\n        lab FILE.lua [ARGS...]\n        lab                 (REPL on a terminal, script on stdin otherwise)\n\nA container lab driven by Lua, with Docker's verbs.\n\nCommands:\n")
+	fmt.Fprint(w, "\nUsage:  lab [-D | --log-level LEVEL] COMMAND [OPTIONS]\n        lab FILE.lua [ARGS...]\n        lab                 (REPL on a terminal, script on stdin otherwise)\n\nGlobal options:\n  -D, --debug, -l/--log-level LEVEL   lab's own log lines on stderr\n  --lua-memory SIZE   Memory cap of a Lua state (before FILE.lua, test, or nothing; default 1 GiB, 0 = none)\n\nA container lab driven by Lua, with Docker's verbs.\n\nCommands:\n")
 	var names []string
 	for n := range commands {
 		names = append(names, n)

@@ -16,6 +16,7 @@ import (
 	"github.com/chzyer/readline"
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
+	"golang.org/x/sys/unix"
 
 	"lab/luabind"
 	"lab/runtime/engine"
@@ -26,6 +27,10 @@ func init() { replMain = runREPL }
 const (
 	prompt     = "lab> "
 	contPrompt = ">> "
+	// exactChunk: multi-line input up to this size is compiled after every line, so
+	// a syntax error shows at once; past it, only once the chunkScanner sees its
+	// blocks and brackets closed.
+	exactChunk = 4 << 10
 )
 
 // runREPL is the interactive Lua prompt: one LState for the session, each statement
@@ -38,7 +43,12 @@ func runREPL(ctx context.Context, a *app) int {
 		return 1
 	}
 	comp := &completer{eng: eng}
+	pasted := &pasteReader{r: os.Stdin}
+	if f, ok := a.stdin.(*os.File); ok {
+		pasted.r = f
+	}
 	rl, err := readline.NewEx(&readline.Config{
+		Stdin:        readline.NewCancelableStdin(pasted),
 		Prompt:       prompt,
 		HistoryFile:  filepath.Join(eng.Root, "repl_history"),
 		HistoryLimit: 1000,
@@ -56,7 +66,7 @@ func runREPL(ctx context.Context, a *app) int {
 	}
 	defer rl.Close()
 
-	L := luabind.NewState(eng, luabind.Options{Stdout: a.stdout, Stderr: a.stderr, Echo: true, Unsafe: unsafeLua()})
+	L := luabind.NewState(eng, luabind.Options{Stdout: a.stdout, Stderr: a.stderr, Echo: true, Unsafe: unsafeLua(), MemoryLimit: int64(a.luaMemory)})
 	defer L.Close()
 	replGlobals(L, a.stdout)
 	// Completion runs on readline's goroutine while this one waits in Readline, so the
@@ -65,10 +75,11 @@ func runREPL(ctx context.Context, a *app) int {
 
 	// While a statement runs the terminal is in cooked mode, so Ctrl-C arrives as
 	// SIGINT: it cancels that statement. At the prompt readline reads it as a key.
+	// Ctrl-D is made the quit key meanwhile (see stmtTerminal), so it cancels too.
 	var mu sync.Mutex
 	var cancelStmt context.CancelFunc
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
 	quit := make(chan struct{})
 	defer close(quit)
@@ -87,35 +98,62 @@ func runREPL(ctx context.Context, a *app) int {
 		}
 	}()
 
-	fmt.Fprintf(a.stdout, "lab: Lua with the lab module (lab.run, lab.ps, lab.images, ...) on %s\nTab completes, Ctrl-C stops a statement, Ctrl-D exits.\n", eng.Root)
-	var chunk []string
+	fmt.Fprintf(a.stdout, "lab: Lua with the lab module (lab.run, lab.ps, lab.images, ...) on %s\nTab completes, Ctrl-C (or Ctrl-D) stops a statement, Ctrl-D at the prompt exits.\n", eng.Root)
+	// queue holds the lines of a paste, run one by one as if typed.
+	var queue []string
+	var chunk strings.Builder
+	scan := newChunkScanner()
+	resetChunk := func() { chunk.Reset(); scan = newChunkScanner() }
 	for {
-		if len(chunk) == 0 {
-			rl.SetPrompt(prompt)
+		p := prompt
+		if chunk.Len() > 0 {
+			p = contPrompt
+		}
+		var line string
+		if len(queue) > 0 {
+			line, queue = queue[0], queue[1:]
+			fmt.Fprintf(a.stdout, "%s%s\n", p, line)
 		} else {
-			rl.SetPrompt(contPrompt)
+			rl.SetPrompt(p)
+			bracketedPaste(a.stdout, pasteOn)
+			l, err := rl.Readline()
+			bracketedPaste(a.stdout, pasteOff)
+			switch {
+			case errors.Is(err, readline.ErrInterrupt):
+				resetChunk() // Ctrl-C at the prompt drops what was typed so far
+				pasted.take()
+				continue
+			case errors.Is(err, io.EOF):
+				return 0
+			case err != nil:
+				fmt.Fprintf(a.stderr, "lab: %v\n", err)
+				return 1
+			}
+			line = l
+			if text := pasted.take(); text != "" {
+				// readline returned the line typed before the paste; the paste
+				// continues it. A last line without a newline runs too.
+				queue = strings.Split(strings.TrimSuffix(l+text, "\n"), "\n")
+				continue
+			}
 		}
-		line, err := rl.Readline()
-		switch {
-		case errors.Is(err, readline.ErrInterrupt):
-			chunk = nil // Ctrl-C at the prompt drops what was typed so far
+		if chunk.Len() == 0 && strings.TrimSpace(line) == "" {
 			continue
-		case errors.Is(err, io.EOF):
-			return 0
-		case err != nil:
-			fmt.Fprintf(a.stderr, "lab: %v\n", err)
-			return 1
 		}
-		if len(chunk) == 0 && strings.TrimSpace(line) == "" {
+		if chunk.Len() > 0 {
+			chunk.WriteByte('\n')
+		}
+		chunk.WriteString(line)
+		scan.feed(line)
+		if scan.open() && chunk.Len() > exactChunk {
 			continue
 		}
-		chunk = append(chunk, line)
-		fn, incomplete, err := compileInput(L, strings.Join(chunk, "\n"))
+		fn, incomplete, err := compileInput(L, chunk.String())
 		if incomplete {
 			continue
 		}
-		remember(rl, chunk)
-		chunk = nil
+		remember(rl, chunk.String())
+		resetChunk()
 		if err != nil {
 			writeFailure(a.stderr, "", err)
 			continue
@@ -125,7 +163,9 @@ func runREPL(ctx context.Context, a *app) int {
 		mu.Lock()
 		cancelStmt = cancel
 		mu.Unlock()
+		restore := stmtTerminal(a.stdin)
 		vals, err := call(L, sctx, fn)
+		restore()
 		mu.Lock()
 		cancelStmt = nil
 		mu.Unlock()
@@ -134,6 +174,7 @@ func runREPL(ctx context.Context, a *app) int {
 		switch {
 		case interrupted:
 			fmt.Fprintln(a.stderr, "interrupted")
+			queue = nil // the rest of a paste goes with the interrupted statement
 		case err != nil:
 			if code, ok := luabind.ExitCode(err); ok {
 				return code // exit() or lab.exit()
@@ -158,10 +199,41 @@ func runREPL(ctx context.Context, a *app) int {
 	}
 }
 
+// bracketedPaste turns the terminal's bracketed paste mode on or off (see paste.go):
+// on only while readline reads, so a paste while a statement runs stays plain input.
+func bracketedPaste(w io.Writer, mode string) {
+	if f, ok := w.(*os.File); ok && isTerminal(f) {
+		io.WriteString(f, mode)
+	}
+}
+
+// stmtTerminal sets the terminal up for a running statement: Ctrl-D becomes the quit
+// character (SIGQUIT, which the REPL takes as Ctrl-C) instead of end-of-file. Left as
+// end-of-file, a Ctrl-D typed while a statement runs stays in the terminal's input
+// and ends readline's reader at the next prompt, which then never reads again. It
+// returns the function that puts the terminal back.
+func stmtTerminal(in io.Reader) func() {
+	f, ok := in.(*os.File)
+	if !ok {
+		return func() {}
+	}
+	fd := int(f.Fd())
+	saved, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return func() {}
+	}
+	t := *saved
+	t.Cc[unix.VQUIT] = 'D' & 0x1f
+	t.Cc[unix.VEOF] = 0 // _POSIX_VDISABLE
+	if unix.IoctlSetTermios(fd, unix.TCSETS, &t) != nil {
+		return func() {}
+	}
+	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, saved) }
+}
+
 // call runs fn under ctx and returns what it returned.
 func call(L *lua.LState, ctx context.Context, fn *lua.LFunction) ([]lua.LValue, error) {
-	L.SetContext(ctx)
-	defer L.RemoveContext()
+	defer luabind.SetContext(L, ctx)()
 	top := L.GetTop()
 	L.Push(fn)
 	if err := luabind.PCall(L, 0, lua.MultRet, nil); err != nil {

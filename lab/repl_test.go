@@ -41,10 +41,10 @@ func startREPL(t *testing.T, sock, name, root string) *term {
 	t.Helper()
 	// A shell in between records the exit status: tmux sometimes misses a pane's
 	// SIGCHLD, leaving its process a zombie and the pane alive. The shell ignores
-	// SIGINT, so Ctrl-C only reaches lab.
+	// SIGINT and SIGQUIT, so Ctrl-C (and Ctrl-D while a statement runs) only reach lab.
 	rc := filepath.Join(t.TempDir(), "rc")
 	args := []string{"-S", sock, "-f", "/dev/null", "new-session", "-d", "-s", name, "-x", "150", "-y", "50",
-		"sh", "-c", `trap "" INT; rc=$1; shift; "$@"; echo $? > "$rc"; sleep 60`, "sh", rc,
+		"sh", "-c", `trap "" INT QUIT; rc=$1; shift; "$@"; echo $? > "$rc"; sleep 60`, "sh", rc,
 		"env", "LAB_TEST_CLI=1", "LAB_ROOT=" + root, os.Args[0]}
 	if out, err := exec.Command("tmux", args...).CombinedOutput(); err != nil {
 		t.Fatalf("tmux new-session: %v: %s", err, out)

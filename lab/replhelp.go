@@ -26,7 +26,11 @@ func replGlobals(L *lua.LState, out io.Writer) {
 // remember saves a statement in the history as one entry, however many lines it was
 // typed on, so Up brings back the whole of it. Lines are joined with spaces, which is
 // the same Lua unless a line holds a comment or a long string; those stay line by line.
-func remember(rl *readline.Instance, chunk []string) {
+func remember(rl *readline.Instance, text string) {
+	if len(text) > 4096 {
+		return // a paste, not something to recall with Up
+	}
+	chunk := strings.Split(text, "\n")
 	joined := strings.Join(chunk, " ")
 	if len(chunk) > 1 && (strings.Contains(joined, "--") || strings.Contains(joined, "[[") || strings.Contains(joined, "[=")) {
 		for _, l := range chunk {

@@ -50,6 +50,7 @@ func init() {
 			fs.BoolVar(&o.failfast, "failfast", false, "Start no new scenario after the first failure")
 			fs.StringVar(&o.rerunFailed, "rerun-failed", "", "Run only the scenarios that failed in this JUnit report")
 			fs.BoolVar(&o.update, "update", false, "Write golden files (expect(x):golden(name)) instead of comparing with them")
+			fs.Var(&o.luaMemory, "lua-memory", "Memory cap of each scenario's Lua state (0 = none; states running at once share the process)")
 			return o
 		},
 		run: runTests,
@@ -69,6 +70,8 @@ type testFlags struct {
 	failfast    bool
 	rerunFailed string
 	update      bool
+	// luaMemory is --lua-memory; unset, the global one (lab --lua-memory X test).
+	luaMemory luaMemoryValue
 }
 
 // unit is one scenario file: the unit of state, parallelism and sharding. Its top level
@@ -133,6 +136,9 @@ func runTests(ctx context.Context, a *app, args []string) error {
 	}
 	if o.timeout <= 0 {
 		return &statusError{code: 125, msg: "lab test: -timeout must be positive"}
+	}
+	if o.luaMemory == 0 {
+		o.luaMemory = a.luaMemory
 	}
 	var sel selection
 	if o.run != "" {
@@ -594,7 +600,8 @@ func (r *unitRun) luaLoop() {
 	// Everything a scenario and its containers print is kept for the report (JUnit
 	// system-out/err); only -v also shows it as it comes (r.out.echo).
 	L := luabind.NewState(r.eng, luabind.Options{Stdout: r.out.stdout(), Stderr: r.out.stderr(), Echo: true, EchoSessions: true, Unsafe: unsafeLua(),
-		Dir: filepath.Dir(r.u.file), Script: strings.TrimSuffix(filepath.Base(r.u.file), ".lua"), UpdateGolden: r.o.update})
+		Dir: filepath.Dir(r.u.file), Script: strings.TrimSuffix(filepath.Base(r.u.file), ".lua"), UpdateGolden: r.o.update,
+		MemoryLimit: int64(r.o.luaMemory)})
 	defer L.Close()
 	for f := range r.calls {
 		r.results <- f(L)
@@ -608,8 +615,9 @@ func (r *unitRun) call(f func(*lua.LState) error) (res phaseResult, timedOut boo
 	pctx, cancel := context.WithTimeout(r.ctx, r.o.timeout)
 	defer cancel()
 	r.calls <- func(L *lua.LState) phaseResult {
-		L.SetContext(pctx)
+		restore := luabind.SetContext(L, pctx) // also watches the state's memory cap
 		err := f(L)
+		restore()
 		return phaseResult{err: err, assertion: err != nil && luabind.IsAssertion(L, err)}
 	}
 	select {

@@ -59,9 +59,9 @@ func runScript(ctx context.Context, a *app, file string, args []string) int {
 	if file != "-" {
 		dir, script = filepath.Dir(file), strings.TrimSuffix(filepath.Base(file), ".lua")
 	}
-	L := luabind.NewState(eng, luabind.Options{Stdout: a.stdout, Stderr: a.stderr, Echo: true, Unsafe: unsafeLua(), Dir: dir, Script: script})
+	L := luabind.NewState(eng, luabind.Options{Stdout: a.stdout, Stderr: a.stderr, Echo: true, Unsafe: unsafeLua(), Dir: dir, Script: script, MemoryLimit: int64(a.luaMemory)})
 	defer L.Close()
-	L.SetContext(ctx)
+	defer luabind.SetContext(L, ctx)()
 
 	fn, err := L.Load(bytes.NewReader(src), name)
 	if err == nil {

@@ -295,9 +295,13 @@ func (b *binding) cStart(L *lua.LState) int {
 // to completion. It refreshes the record so a container run elsewhere shows its end.
 func (b *binding) cWait(L *lua.LState) int {
 	c := checkCtr(L, 1)
-	if rec, err := b.eng.Containers.Get(c.rec.ID); err == nil {
-		c.rec = rec
+	rec, err := b.eng.Containers.Get(c.rec.ID)
+	if err != nil {
+		// A removed container has nothing left to wait for: its last state would be
+		// a stale answer.
+		b.raise(L, "container:wait", err, 1, nil)
 	}
+	c.rec = rec
 	L.Push(L.Get(1))
 	return 1
 }

@@ -12,8 +12,11 @@
 // The sandbox opens package, base, table, string and math, a small os (time, clock,
 // date, getenv, difftime) and an io with only write (io.write, io.stdout:write,
 // io.stderr:write, going to Options.Stdout/Stderr, as print does). dofile and loadfile
-// are removed. string.rep refuses results over 64 MiB; the call stack (4096 frames)
-// and data stack (1M slots) are bounded, so runaway recursion ends in a Lua error
+// are removed. Lua patterns are matched by pattern.go, which the state's context stops
+// while it backtracks. Under SetContext a state also has a memory cap (memory.go:
+// the process's live heap, polled). string.rep refuses results over 64 MiB; the call
+// stack (4096 frames) and data stack (1M slots) are bounded, so runaway recursion ends
+// in a Lua error
 // ("lua callstack overflow"). assert raises a non-string message as it is, so
 // assert(pcall(lab.run, ...)) keeps the lab error. Options.Unsafe opens io, os,
 // coroutine and debug fully.

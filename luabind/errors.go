@@ -106,7 +106,12 @@ func concatAsStrings(L *lua.LState) int {
 // none (125 for the run family, 1 otherwise, as the CLI exits); c is the container the
 // operation left behind, if any.
 func (b *binding) raise(L *lua.LState, op string, err error, fallback int, c *ctr) {
-	e := &Error{Message: op + ": " + err.Error(), Code: engine.Code(err, fallback), Where: where(L), ctr: c}
+	var me *MemoryLimitError
+	if errors.As(ctx(L).Err(), &me) {
+		// The engine saw only a cancelled context; say why it was cancelled.
+		err = me
+	}
+	e := &Error{Message: op + ": " + engine.Clip(err.Error()), Code: engine.Code(err, fallback), Where: where(L), ctr: c}
 	ud := L.NewUserData()
 	ud.Value = e
 	L.SetMetatable(ud, L.GetTypeMetatable(errorType))

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/pm"
 )
 
 const expectType = "lab.Expect"
@@ -338,14 +337,6 @@ func (b *binding) xMatches(L *lua.LState) int {
 		b.failOn(L, x, "expected a match for pattern "+repr(lua.LString(pat)), "  actual: "+indentRest(repr(s), "          "))
 	}
 	return self(L)
-}
-
-func luaMatch(L *lua.LState, s, pat string) bool {
-	mds, err := pm.Find(pat, []byte(s), 0, 1)
-	if err != nil {
-		L.RaiseError("bad pattern %q: %v", pat, err)
-	}
-	return len(mds) > 0
 }
 
 func (b *binding) xLen(L *lua.LState) int {

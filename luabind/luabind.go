@@ -32,6 +32,9 @@ type Options struct {
 	// beside it); UpdateGolden (lab test -update) writes them instead of comparing.
 	Script       string
 	UpdateGolden bool
+	// MemoryLimit caps the live heap while the state runs under SetContext (bytes;
+	// 0 = DefaultMemoryLimit, negative = no cap).
+	MemoryLimit int64
 }
 
 // Limits that turn runaway scripts into Lua errors instead of exhausting the process.
@@ -70,7 +73,8 @@ type binding struct {
 
 // NewState returns a fresh sandboxed LState with the lab module preloaded
 // (require("lab")) and set as the global `lab`. Never share it between goroutines;
-// set L.SetContext(ctx) for cancellation and timeouts, and Close it when done.
+// run it under SetContext(L, ctx) for cancellation, timeouts and the memory cap, and
+// Close it when done.
 func NewState(eng *engine.Engine, o Options) *lua.LState {
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
@@ -151,6 +155,9 @@ func (b *binding) openLibs(L *lua.LState) {
 	L.SetGlobal("assert", L.NewFunction(assert))
 	str := L.GetGlobal("string").(*lua.LTable)
 	str.RawSetString("rep", L.NewFunction(named("string.rep", safeRep)))
+	for name, f := range map[string]lua.LGFunction{"find": strFind, "match": strMatch, "gmatch": strGmatch, "gsub": strGsub} {
+		str.RawSetString(name, L.NewFunction(named("string."+name, f)))
+	}
 
 	if b.opts.Unsafe {
 		// Even unsafe scripts print where the caller asked.

@@ -62,7 +62,7 @@ type applier struct {
 //
 // r is read to EOF even after the end-of-archive marker, so a digesting reader
 // wrapped around it sees the whole blob. The result is the number of bytes of
-// file content written (the logical size for sparse files).
+// file content stored (without the holes of sparse files).
 func Apply(ctx context.Context, dir string, r io.Reader) (int64, error) {
 	rootfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -230,8 +230,8 @@ func (a *applier) writeFile(hdr *tar.Header, r io.Reader, pfd int, base string) 
 	}
 	f := os.NewFile(uintptr(fd), base)
 	defer f.Close()
-	n, err := a.copyContent(f, r, isSparse(hdr))
-	a.written += n
+	stored, err := a.copyContent(f, r, isSparse(hdr))
+	a.written += stored
 	if err != nil {
 		return fmt.Errorf("write file: %w", err)
 	}
@@ -269,6 +269,9 @@ func isSparse(hdr *tar.Header) bool {
 	return false
 }
 
+// copyContent copies a file's content and returns the bytes it stored: zero runs of
+// a sparse entry become holes again and are not counted, so a 10 KB tar claiming a
+// 1 TB file neither fills the disk nor reports a 1 TB layer.
 func (a *applier) copyContent(f *os.File, r io.Reader, sparse bool) (int64, error) {
 	if a.buf == nil {
 		a.buf = make([]byte, copyBufSize)
@@ -277,20 +280,22 @@ func (a *applier) copyContent(f *os.File, r io.Reader, sparse bool) (int64, erro
 	if sparse {
 		zero = make([]byte, copyBufSize)
 	}
-	var n int64
+	var n, stored int64
 	for {
 		if err := a.ctx.Err(); err != nil {
-			return n, err
+			return stored, err
 		}
 		m, rerr := r.Read(a.buf)
 		if m > 0 {
 			chunk := a.buf[:m]
 			if sparse && bytes.Equal(chunk, zero[:m]) {
 				if _, err := f.Seek(int64(m), io.SeekCurrent); err != nil {
-					return n, err
+					return stored, err
 				}
 			} else if _, err := f.Write(chunk); err != nil {
-				return n, err
+				return stored, err
+			} else {
+				stored += int64(m)
 			}
 			n += int64(m)
 		}
@@ -298,16 +303,16 @@ func (a *applier) copyContent(f *os.File, r io.Reader, sparse bool) (int64, erro
 			break
 		}
 		if rerr != nil {
-			return n, rerr
+			return stored, rerr
 		}
 	}
 	if sparse {
 		// A trailing hole was only seeked over; give the file its size.
 		if err := f.Truncate(n); err != nil {
-			return n, err
+			return stored, err
 		}
 	}
-	return n, nil
+	return stored, nil
 }
 
 func (a *applier) link(target string, pfd int, base string) error {
@@ -604,7 +609,7 @@ func setXattrs(hdr *tar.Header, set func(name string, val []byte) error) error {
 	var names []string
 	for k := range hdr.PAXRecords {
 		name, ok := strings.CutPrefix(k, paxXattrPrefix)
-		if !ok || name == "" || strings.HasPrefix(name, overlayXattrPrefix) {
+		if !ok || name == "" || isOverlayXattr(name) {
 			continue
 		}
 		names = append(names, name)

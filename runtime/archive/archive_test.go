@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -57,6 +58,7 @@ func buildUpper(t *testing.T, root string) {
 	mustT(t, unix.Lsetxattr(p("tmp"), "user.dir", []byte("d"), 0))
 	// overlay bookkeeping other than opaque must not leak into layers.
 	mustT(t, unix.Lsetxattr(p("etc"), "trusted.overlay.origin", []byte("o"), 0))
+	mustT(t, unix.Lsetxattr(p("etc"), "user.overlay.origin", []byte("o"), 0))
 	long := strings.Repeat("l", 120)
 	writeT(t, p(long+"/"+long+"/"+long+"/file"), "deep")
 
@@ -116,7 +118,7 @@ func TestLayerRoundTrip(t *testing.T) {
 	// WriteLayer drops overlay bookkeeping; only opaque comes back,
 	// through the marker entry.
 	for i, l := range wantSnap {
-		wantSnap[i] = strings.Replace(l, ` xattr:trusted.overlay.origin="o"`, "", 1)
+		wantSnap[i] = strings.Replace(strings.Replace(l, ` xattr:trusted.overlay.origin="o"`, "", 1), ` xattr:user.overlay.origin="o"`, "", 1)
 	}
 	if d := diffLines(wantSnap, snapshot(t, dst)); d != "" {
 		t.Errorf("tree after round trip differs:\n%s", d)
@@ -150,7 +152,7 @@ func TestWriteLayerFormat(t *testing.T) {
 			t.Errorf("%q: format %v", h.Name, h.Format)
 		}
 		for k := range h.PAXRecords {
-			if strings.HasPrefix(k, paxXattrPrefix+"trusted.overlay.") {
+			if strings.HasPrefix(k, paxXattrPrefix+"trusted.overlay.") || strings.HasPrefix(k, paxXattrPrefix+"user.overlay.") {
 				t.Errorf("%q: overlay xattr %s leaked", h.Name, k)
 			}
 		}
@@ -233,6 +235,7 @@ func TestApplyWhiteouts(t *testing.T) {
 		entry{hdr: tar.Header{Typeflag: tar.TypeReg, Name: ".wh..wh.plnk"}},
 		entry{hdr: tar.Header{Typeflag: tar.TypeReg, Name: "f", PAXRecords: map[string]string{
 			paxXattrPrefix + "trusted.overlay.redirect": "/etc",
+			paxXattrPrefix + "user.overlay.redirect":    "/etc",
 			paxXattrPrefix + "user.kept":                "v",
 		}}},
 	)
@@ -261,8 +264,10 @@ func TestApplyWhiteouts(t *testing.T) {
 	if !slices.Equal(got, []string{"a", "b", "d", "f", "gone"}) {
 		t.Errorf("layer root: %q", got)
 	}
-	if _, err := getXattr(filepath.Join(dir, "f"), "trusted.overlay.redirect"); err == nil {
-		t.Error("overlay xattr from the stream was applied")
+	for _, x := range []string{"trusted.overlay.redirect", "user.overlay.redirect"} {
+		if _, err := getXattr(filepath.Join(dir, "f"), x); err == nil {
+			t.Errorf("overlay xattr %s from the stream was applied", x)
+		}
 	}
 	if v, err := getXattr(filepath.Join(dir, "f"), "user.kept"); err != nil || string(v) != "v" {
 		t.Errorf("user.kept: %q, %v", v, err)
@@ -346,5 +351,63 @@ func TestApplyCorruptTar(t *testing.T) {
 func TestChangeString(t *testing.T) {
 	if got := (Change{Kind: 'A', Path: "/foo"}).String(); got != "A /foo" {
 		t.Errorf("String() = %q", got)
+	}
+}
+
+// A file or directory literally named ".wh.NAME" in an upper directory cannot be
+// written into a layer, where the name would mean "NAME was deleted".
+func TestWriteLayerRefusesWhiteoutNames(t *testing.T) {
+	for _, mk := range []func(p string) error{
+		func(p string) error { return os.MkdirAll(filepath.Join(p, "x"), 0o755) },
+		func(p string) error { return os.WriteFile(p, nil, 0o644) },
+	} {
+		dir := t.TempDir()
+		mustT(t, os.Mkdir(filepath.Join(dir, "etc"), 0o755))
+		mustT(t, mk(filepath.Join(dir, "etc", ".wh.passwd")))
+		err := WriteLayer(context.Background(), io.Discard, dir)
+		if err == nil || !strings.Contains(err.Error(), `/etc/.wh.passwd: a name starting with ".wh." cannot be stored in a layer`) {
+			t.Errorf("want a refusal, got %v", err)
+		}
+	}
+}
+
+// A GNU sparse entry stays sparse on disk and counts its data, not its holes.
+func TestApplySparse(t *testing.T) {
+	requireRoot(t)
+	if _, err := exec.LookPath("tar"); err != nil {
+		t.Skip("GNU tar not installed")
+	}
+	src := t.TempDir()
+	f, err := os.Create(filepath.Join(src, "big"))
+	mustT(t, err)
+	mustT(t, f.Truncate(16<<30))
+	_, err = f.WriteAt([]byte("data"), 8<<30)
+	mustT(t, err)
+	mustT(t, f.Close())
+	tarball := filepath.Join(t.TempDir(), "sparse.tar")
+	if out, err := exec.Command("tar", "--sparse", "-C", src, "-cf", tarball, "big").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+	data, err := os.ReadFile(tarball)
+	mustT(t, err)
+	dir := t.TempDir()
+	n, err := applyBytes(t, dir, data)
+	mustT(t, err)
+	if n < 4 || n > 1<<20 {
+		t.Errorf("Apply counted %d bytes, want the chunk holding the 4 bytes of data", n)
+	}
+	var st unix.Stat_t
+	mustT(t, unix.Stat(filepath.Join(dir, "big"), &st))
+	if st.Size != 16<<30 || st.Blocks*512 > 1<<20 {
+		t.Errorf("big: size %d, %d bytes allocated", st.Size, st.Blocks*512)
+	}
+	b := make([]byte, 4)
+	g, err := os.Open(filepath.Join(dir, "big"))
+	mustT(t, err)
+	defer g.Close()
+	_, err = g.ReadAt(b, 8<<30)
+	mustT(t, err)
+	if string(b) != "data" {
+		t.Errorf("data at 8 GiB: %q", b)
 	}
 }

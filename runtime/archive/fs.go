@@ -17,8 +17,11 @@ const (
 	whiteoutMetaPrefix = ".wh..wh."
 	opaqueMarker       = ".wh..wh..opq"
 	overlayXattrPrefix = "trusted.overlay."
-	opaqueXattr        = "trusted.overlay.opaque"
-	paxXattrPrefix     = "SCHILY.xattr."
+	// userOverlayPrefix is where overlay keeps the same bookkeeping when mounted with
+	// userxattr (rootless): as meaningful to a mount, as meaningless in a layer.
+	userOverlayPrefix = "user.overlay."
+	opaqueXattr       = "trusted.overlay.opaque"
+	paxXattrPrefix    = "SCHILY.xattr."
 )
 
 // isWhiteout reports whether st describes an overlayfs whiteout.
@@ -45,6 +48,11 @@ func isOpaque(p string) (bool, error) {
 	}
 }
 
+// isOverlayXattr reports overlayfs's own xattrs, in either namespace.
+func isOverlayXattr(name string) bool {
+	return strings.HasPrefix(name, overlayXattrPrefix) || strings.HasPrefix(name, userOverlayPrefix)
+}
+
 // readXattrs returns the xattrs of p (not following a final symlink) except
 // overlay's own bookkeeping, which describes the upper directory rather than
 // the file and must not leak into layers.
@@ -55,7 +63,7 @@ func readXattrs(p string) (map[string]string, error) {
 	}
 	var out map[string]string
 	for _, name := range names {
-		if strings.HasPrefix(name, overlayXattrPrefix) {
+		if isOverlayXattr(name) {
 			continue
 		}
 		val, err := getXattr(p, name)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -128,6 +129,11 @@ func (t *treeWriter) entry(p, rel string, st *unix.Stat_t) error {
 		hdr.ModTime = time.Unix(t.opts.ModTime.Unix(), 0)
 	}
 
+	if t.whiteouts && !isWhiteout(st) && strings.HasPrefix(path.Base(rel), whiteoutPrefix) {
+		// In a layer the name means a deletion (or aufs bookkeeping): the file would
+		// come back as a whiteout of something else, or vanish.
+		return fmt.Errorf("/%s: a name starting with %q cannot be stored in a layer (it marks a deletion there)", rel, whiteoutPrefix)
+	}
 	if t.whiteouts && isWhiteout(st) {
 		hdr.Name = path.Join(path.Dir(rel), whiteoutPrefix+path.Base(rel))
 		hdr.Typeflag = tar.TypeReg

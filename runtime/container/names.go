@@ -70,6 +70,9 @@ func pickName(intN func(int) int) string {
 	}
 }
 
+// maxNameLen is the longest container name: names are file names in the store.
+const maxNameLen = 255
+
 // allowedName keeps Docker's one exception: Steve Wozniak is not boring.
 func allowedName(name string) bool {
 	return name != "boring_wozniak"
@@ -90,6 +93,10 @@ func ValidName(s string) error {
 	}
 	if !ok {
 		return fmt.Errorf("invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", s)
+	}
+	if len(name) > maxNameLen {
+		// Docker has no limit, but here a name is a file name in the store.
+		return fmt.Errorf("invalid container name (%.40s...): must not be more than %d characters", name, maxNameLen)
 	}
 	return nil
 }

@@ -169,7 +169,7 @@ func TestNamerConcurrentUse(t *testing.T) {
 func TestValidName(t *testing.T) {
 	valid := []string{
 		"ab", "web", "/web", "my-app_1.0", "A1", "0x", "eager_curie3", "a.", "a-",
-		"Z__", strings.Repeat("x", 300),
+		"Z__", strings.Repeat("x", 255),
 	}
 	for _, s := range valid {
 		if err := ValidName(s); err != nil {
@@ -190,5 +190,9 @@ func TestValidName(t *testing.T) {
 		if err.Error() != want {
 			t.Errorf("ValidName(%q) = %q, want %q", s, err, want)
 		}
+	}
+	// Names are file names in the store: longer than 255 is refused, with the name cut.
+	if err := ValidName(strings.Repeat("x", 256)); err == nil || err.Error() != "invalid container name ("+strings.Repeat("x", 40)+"...): must not be more than 255 characters" {
+		t.Errorf("a 256-character name: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -100,18 +101,30 @@ func NewID() string {
 // so a crash leaves either no container or a whole one (plus, at worst, a name link to
 // nothing, which is treated as free).
 func (s *Store) Create(c *Container, files map[string][]byte) error {
+	_, err := s.create(c, files, false)
+	return err
+}
+
+// CreateLocked is Create returning with the container's run lock held, taken before
+// the container appears in the store: a run's container is never, even for an
+// instant, a stopped container that a prune may remove before it starts.
+func (s *Store) CreateLocked(c *Container, files map[string][]byte) (unlock func(), err error) {
+	return s.create(c, files, true)
+}
+
+func (s *Store) create(c *Container, files map[string][]byte, locked bool) (func(), error) {
 	generated := c.Name == ""
 	if generated {
 		c.Name = s.nextName(0)
 	} else {
 		if err := ValidName(c.Name); err != nil {
-			return err
+			return nil, err
 		}
 		c.Name = strings.TrimPrefix(c.Name, "/")
 	}
 	tmp, err := os.MkdirTemp(s.root, ".new-")
 	if err != nil {
-		return fmt.Errorf("create container: %w", err)
+		return nil, fmt.Errorf("create container: %w", err)
 	}
 	ok := false
 	defer func() {
@@ -121,19 +134,37 @@ func (s *Store) Create(c *Container, files map[string][]byte) error {
 	}()
 	for _, d := range []string{"upper", "work", "rootfs"} {
 		if err := os.Mkdir(filepath.Join(tmp, d), 0o755); err != nil {
-			return fmt.Errorf("create container: %w", err)
+			return nil, fmt.Errorf("create container: %w", err)
 		}
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
-			return fmt.Errorf("create container: %w", err)
+			return nil, fmt.Errorf("create container: %w", err)
 		}
 	}
 	if err := writeRecord(filepath.Join(tmp, "config.json"), c, false); err != nil {
-		return err
+		return nil, err
+	}
+	unlock := func() {}
+	if locked {
+		f, err := os.OpenFile(filepath.Join(tmp, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("lock container: %w", err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock container: %w", err)
+		}
+		var once sync.Once
+		unlock = func() { once.Do(func() { s.release(c.ID, f) }) }
+		defer func() {
+			if !ok {
+				unlock()
+			}
+		}()
 	}
 	if err := os.Rename(tmp, s.Dir(c.ID)); err != nil {
-		return fmt.Errorf("create container: %w", err)
+		return nil, fmt.Errorf("create container: %w", err)
 	}
 	ok = true
 	// The name is reserved only once the directory it names exists: a link to a
@@ -142,20 +173,22 @@ func (s *Store) Create(c *Container, files map[string][]byte) error {
 	for i := 1; ; i++ {
 		err := s.link(c.Name, c.ID)
 		if err == nil {
-			return nil
+			return unlock, nil
 		}
 		if !generated || !errors.Is(err, fs.ErrExist) || i == 10 {
+			unlock()
 			s.Remove(c)
 			if errors.Is(err, fs.ErrExist) {
 				holder, _ := os.Readlink(filepath.Join(s.names, c.Name))
-				return fmt.Errorf("%w: the container name \"/%s\" is already in use by container %q. You have to remove (or rename) that container to be able to reuse that name", ErrNameInUse, c.Name, holder)
+				return nil, fmt.Errorf("%w: the container name \"/%s\" is already in use by container %q. You have to remove (or rename) that container to be able to reuse that name", ErrNameInUse, c.Name, holder)
 			}
-			return fmt.Errorf("create container: %w", err)
+			return nil, fmt.Errorf("create container: %w", err)
 		}
 		c.Name = s.nextName(i)
 		if err := s.Save(c, false); err != nil {
+			unlock()
 			s.Remove(c)
-			return err
+			return nil, err
 		}
 	}
 }
@@ -214,7 +247,40 @@ func writeRecord(path string, c *Container, durable bool) error {
 	if err != nil {
 		return err
 	}
-	return content.WriteFileAtomic(path, b, 0o600, durable)
+	err = content.WriteFileAtomic(path, b, 0o600, durable)
+	if errors.Is(err, unix.ENOSPC) {
+		// A full disk must not lose how a container ended: the record it replaces
+		// already holds the space it needs, so write over it in place.
+		if ierr := overwriteRecord(path, b, durable); ierr == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// overwriteRecord writes b over the file at path without allocating a new file; JSON
+// allows the trailing spaces that cover a longer old record. Not atomic: only for
+// when the atomic way has no room.
+func overwriteRecord(path string, b []byte, durable bool) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if pad := st.Size() - int64(len(b)); pad > 0 {
+		b = append(b, bytes.Repeat([]byte{' '}, int(pad))...)
+	}
+	if _, err := f.WriteAt(b, 0); err != nil {
+		return err
+	}
+	if durable {
+		return f.Sync()
+	}
+	return nil
 }
 
 func (s *Store) load(id string) (*Container, error) {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -41,12 +43,18 @@ const hostsFile = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopba
 
 // Create makes a container from an image without starting it.
 func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Container, error) {
+	c, _, err := e.create(o, false)
+	return c, err
+}
+
+// create makes the container, with its run lock held when locked.
+func (e *Engine) create(o CreateOptions, locked bool) (*container.Container, func(), error) {
 	if err := checkLimits(o); err != nil {
-		return nil, &ExitError{Code: 125, Err: err}
+		return nil, nil, &ExitError{Code: 125, Err: err}
 	}
 	img, err := e.Images.Get(o.Image)
 	if err != nil {
-		return nil, &ExitError{Code: 125, Err: err}
+		return nil, nil, &ExitError{Code: 125, Err: err}
 	}
 	ic := img.Config.Config
 	entry := ic.Entrypoint
@@ -61,7 +69,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 	}
 	argv := append(append([]string{}, entry...), cmd...)
 	if len(argv) == 0 {
-		return nil, &ExitError{Code: 125, Err: errors.New("no command specified")}
+		return nil, nil, &ExitError{Code: 125, Err: errors.New("no command specified")}
 	}
 	env := mergeEnv(ic.Env, o.Env)
 	wd := o.WorkingDir
@@ -69,11 +77,19 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 		wd = ic.WorkingDir
 	}
 	if wd != "" && !strings.HasPrefix(wd, "/") {
-		return nil, &ExitError{Code: 125, Err: fmt.Errorf("the working directory '%s' is invalid, it needs to be an absolute path", wd)}
+		return nil, nil, &ExitError{Code: 125, Err: fmt.Errorf("the working directory '%s' is invalid, it needs to be an absolute path", wd)}
+	}
+	for _, kv := range o.Env {
+		if strings.HasPrefix(kv, "=") {
+			return nil, nil, &ExitError{Code: 125, Err: fmt.Errorf("invalid environment variable: %s", kv)}
+		}
 	}
 	user := o.User
 	if user == "" {
 		user = ic.User
+	}
+	if err := checkUser(user); err != nil {
+		return nil, nil, &ExitError{Code: 125, Err: err}
 	}
 	c := &container.Container{
 		ID:      e.Containers.NewID(),
@@ -94,10 +110,28 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 		c.Config.Hostname = c.ShortID()
 	}
 	files := map[string][]byte{"hostname": []byte(c.Config.Hostname + "\n"), "hosts": []byte(hostsFile)}
-	if err := e.Containers.Create(c, files); err != nil {
-		return nil, &ExitError{Code: 125, Err: err}
+	unlock := func() {}
+	var err2 error
+	if locked {
+		unlock, err2 = e.Containers.CreateLocked(c, files)
+	} else {
+		err2 = e.Containers.Create(c, files)
 	}
-	return c, nil
+	if err2 != nil {
+		return nil, nil, &ExitError{Code: 125, Err: err2}
+	}
+	return c, unlock, nil
+}
+
+// checkUser refuses numeric ids outside what the kernel takes (Docker's check): -5
+// would otherwise become uid 4294967291.
+func checkUser(user string) error {
+	for _, part := range strings.SplitN(user, ":", 2) {
+		if n, err := strconv.ParseInt(part, 10, 64); err == nil && (n < 0 || n > math.MaxInt32) || errors.Is(err, strconv.ErrRange) {
+			return fmt.Errorf("uids and gids must be in range 0-%d", math.MaxInt32)
+		}
+	}
+	return nil
 }
 
 // mergeEnv overrides image variables with user ones, keeping the image's order.
@@ -171,8 +205,14 @@ func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptio
 	if err != nil {
 		return nil, &ExitError{Code: 125, Err: err}
 	}
+	logging.L().Debug("run lock taken", "container", c.ShortID(), logging.Since(t0))
+	return e.startHeld(ctx, c, o, unlock)
+}
+
+// startHeld runs c, whose run lock the caller took, and lets the lock go.
+func (e *Engine) startHeld(ctx context.Context, c *container.Container, o StartOptions, unlock func()) (*container.Container, error) {
+	t0 := time.Now()
 	log := logging.L()
-	log.Debug("run lock taken", "container", c.ShortID(), logging.Since(t0))
 	got, err := e.startLocked(ctx, c, o)
 	log.Info("container ended", "container", c.ShortID(), "exit", c.State.ExitCode, logging.Since(t0))
 	if c.Config.AutoRemove {
@@ -336,11 +376,11 @@ func (e *Engine) spec(ctx context.Context, c *container.Container) (*proc.Spec, 
 
 // Run is create + start + wait (+ remove with AutoRemove), like `docker run`.
 func (e *Engine) Run(ctx context.Context, co CreateOptions, so StartOptions) (*container.Container, error) {
-	c, err := e.Create(ctx, co)
+	c, unlock, err := e.create(co, true)
 	if err != nil {
 		return nil, err
 	}
-	return e.start(ctx, c, so)
+	return e.startHeld(ctx, c, so, unlock)
 }
 
 // logWriter keeps a container's output as JSON lines, one per write, tagged with the

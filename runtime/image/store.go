@@ -284,7 +284,7 @@ func (s *Store) get(ref string) (*Image, error) {
 		}
 	}
 	hex := strings.TrimPrefix(ref, "sha256:")
-	if !isHex(hex) || hex == "" {
+	if !isHex(hex) || hex == "" || len(hex) > 64 {
 		if perr != nil {
 			return nil, perr
 		}
