@@ -36,7 +36,10 @@ const (
 // runREPL is the interactive Lua prompt: one LState for the session, each statement
 // under its own context so Ctrl-C stops that statement (and kills its container)
 // without leaving the REPL.
-func runREPL(ctx context.Context, a *app) int {
+func runREPL(ctx context.Context, a *app) int { return runREPLRecording(ctx, a, nil) }
+
+// runREPLRecording is the REPL, writing each statement to rec when it is not nil.
+func runREPLRecording(ctx context.Context, a *app, rec *recorder) int {
 	eng, err := a.engine()
 	if err != nil {
 		fmt.Fprintf(a.stderr, "lab: %v\n", err)
@@ -152,7 +155,8 @@ func runREPL(ctx context.Context, a *app) int {
 		if incomplete {
 			continue
 		}
-		remember(rl, chunk.String())
+		src := chunk.String()
+		remember(rl, src)
 		resetChunk()
 		if err != nil {
 			writeFailure(a.stderr, "", err)
@@ -171,6 +175,11 @@ func runREPL(ctx context.Context, a *app) int {
 		mu.Unlock()
 		interrupted := sctx.Err() != nil
 		cancel()
+		if rec != nil && !interrupted {
+			if rerr := rec.statement(L, src, vals, err); rerr != nil {
+				fmt.Fprintf(a.stderr, "lab record: %v\n", rerr)
+			}
+		}
 		switch {
 		case interrupted:
 			fmt.Fprintln(a.stderr, "interrupted")

@@ -37,7 +37,7 @@ func tmuxServer(t *testing.T) string {
 }
 
 // startREPL runs `lab` with no arguments in a new pane, stdin being the pane's terminal.
-func startREPL(t *testing.T, sock, name, root string) *term {
+func startREPL(t *testing.T, sock, name, root string, extra ...string) *term {
 	t.Helper()
 	// A shell in between records the exit status: tmux sometimes misses a pane's
 	// SIGCHLD, leaving its process a zombie and the pane alive. The shell ignores
@@ -46,6 +46,7 @@ func startREPL(t *testing.T, sock, name, root string) *term {
 	args := []string{"-S", sock, "-f", "/dev/null", "new-session", "-d", "-s", name, "-x", "150", "-y", "50",
 		"sh", "-c", `trap "" INT QUIT; rc=$1; shift; "$@"; echo $? > "$rc"; sleep 60`, "sh", rc,
 		"env", "LAB_TEST_CLI=1", "LAB_ROOT=" + root, os.Args[0]}
+	args = append(args, extra...)
 	if out, err := exec.Command("tmux", args...).CombinedOutput(); err != nil {
 		t.Fatalf("tmux new-session: %v: %s", err, out)
 	}
@@ -252,5 +253,53 @@ func TestREPLTools(t *testing.T) {
 	tm.keys("Enter")
 	if st := tm.exitStatus(); st != "3" {
 		t.Errorf("exit(3): exit status %s", st)
+	}
+}
+
+// lab record: explore once in the REPL, get a scenario that replays green.
+func TestRecordReplays(t *testing.T) {
+	root := newRoot(t)
+	sock := tmuxServer(t)
+	file := filepath.Join(t.TempDir(), "explored.lua")
+	tm := startREPL(t, sock, "rec", root, "record", file)
+	for _, line := range []string{
+		`c = lab.run("busybox", "echo hello; echo bye >&2")`,
+		`c`,
+		`c.stdout`,
+		`c.exit_code + 1`,
+		`c.id`,
+		`{a = 1, b = {"x"}}`,
+		`lab.image("busybox")`,
+		`lab.run("nope")`,
+	} {
+		tm.text(line)
+		tm.keys("Enter")
+		tm.waitFor(line, func(s string) bool { return strings.Contains(s, line) && tm.atPrompt(s) })
+	}
+	tm.text("exit()")
+	tm.keys("Enter")
+	if st := tm.exitStatus(); st != "0" {
+		t.Fatalf("exit status %s", st)
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`c = lab.run("busybox", "echo hello; echo bye >&2")`,
+		`lab.expect(_):status("exited"):exit_code(0):stdout("hello\n")`,
+		`lab.expect(_):eq("hello\n")`,
+		`lab.expect(_):eq(1)`,
+		`lab.expect(lab.scrub(_)):eq("<id1>")`,
+		`lab.expect(_):eq({a = 1, b = {"x"}})`,
+		`lab.expect(_):has_tag("busybox:latest")`,
+		`end):raises("lab.run: `,
+	} {
+		if !strings.Contains(string(src), want) {
+			t.Errorf("recording lacks %q:\n%s", want, src)
+		}
+	}
+	if r, _ := labTest(t, root, file); r.code != 0 {
+		t.Errorf("the recording does not replay: exit %d\n%s%s\n%s", r.code, r.stdout, r.stderr, src)
 	}
 }

@@ -63,7 +63,8 @@
 // name, rm, hostname, user, entrypoint, tty, rows, cols, memory, pids_limit, cpus.
 // Unknown option names are argument errors. Relative host paths (import, export,
 // build's context and dockerfile, read_file, fixture) resolve against the script's
-// directory.
+// directory (one that names nothing there but exists from the working directory keeps
+// that meaning).
 //
 // build: context is a directory (the Dockerfile in it unless dockerfile names one),
 // files = {[path] = content} a throwaway context, dockerfile a path or the text of a

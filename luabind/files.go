@@ -22,12 +22,20 @@ func init() {
 	})
 }
 
-// resolve makes a host path relative to the script's directory.
+// resolve makes a host path relative to the script's directory. A relative path that
+// names nothing there but exists from the working directory (a script that builds its
+// paths from arg[0], written before paths were the script's) keeps that meaning.
 func (b *binding) resolve(p string) string {
 	if b.opts.Dir == "" || filepath.IsAbs(p) {
 		return p
 	}
-	return filepath.Join(b.opts.Dir, p)
+	in := filepath.Join(b.opts.Dir, p)
+	if _, err := os.Stat(in); err != nil {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return in
 }
 
 // readFile is lab.read_file(path) -> the file's content.

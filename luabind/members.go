@@ -157,3 +157,40 @@ func Help(L *lua.LState, v lua.LValue) string {
 	}
 	return "no help for a " + v.Type().String() + ": try help(), help(lab.run), help(\"Container\")"
 }
+
+// Kind says what lab value a userdata holds: "container", "image", "session", or "".
+func Kind(v *lua.LUserData) string {
+	switch v.Value.(type) {
+	case *ctr:
+		return "container"
+	case *img:
+		return "image"
+	case *session:
+		return "session"
+	}
+	return ""
+}
+
+// Field reads a Container's or an Image's field as Lua sees it (nil for others).
+func Field(v *lua.LUserData, name string) lua.LValue {
+	switch x := v.Value.(type) {
+	case *ctr:
+		b := &binding{}
+		switch name {
+		case "stdout", "stderr":
+			if !x.captured {
+				return lua.LNil // a container looked up, not run here: its output is unknown
+			}
+			if name == "stdout" {
+				return lua.LString(x.stdout)
+			}
+			return lua.LString(x.stderr)
+		}
+		return b.containerField(x, name)
+	case *img:
+		L := lua.NewState(lua.Options{SkipOpenLibs: true})
+		defer L.Close()
+		return imageField(L, x, name)
+	}
+	return lua.LNil
+}

@@ -2,8 +2,8 @@
 -- cannot be pulled here), check from inside a container of it that the page is
 -- served, and see images and containers listed as Docker lists them.
 
-local here = arg[0]:match("^(.*)/[^/]*$") or "."
-local example = here .. "/../examples/apache"
+-- Relative host paths resolve against this script's directory.
+local example = "../examples/apache"
 
 -- # docker build -t my-apache2 .
 local img, report = lab.build{context = example, tag = "my-apache2"}
