@@ -16,8 +16,9 @@ bin/lab: $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
 	$(GO) build -o bin/lab .
 
 # What the tests and the demo need from Debian: a static busybox for the base image,
-# tmux for the terminal tests.
-DEBS := busybox-static tmux
+# tmux for the terminal tests, docker-registry for the pull/push tests (they start it
+# on 127.0.0.1 with their own config; the package's service is not used).
+DEBS := busybox-static tmux docker-registry
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -148,25 +148,26 @@ func cmdPull(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
-// pullForRun is run's and create's pull of a missing image: Docker's messages on
-// stderr, then the pull's own lines.
+// pullForRun is run's and create's pull of a missing image (--pull): Docker's
+// "Unable to find image" line and the pull's progress go to stderr, so that the
+// container's own output stays alone on stdout. A failed pull exits 125.
 func pullForRun(ctx context.Context, a *app, e *engine.Engine, ref, policy string) error {
 	o := registryOptions(nil)
 	var pr *progress
-	before := func(r reference.Ref) {
+	_, err := e.EnsureImage(ctx, ref, policy, o, func(r reference.Ref, o *registry.Options) {
 		if policy != engine.PullAlways {
 			fmt.Fprintf(a.stderr, "Unable to find image '%s' locally\n", r)
 		}
 		pr = newProgress(a.stderr)
 		o.Progress = pr.event
-	}
-	o.Progress = func(ev registry.Event) {}
-	_, err := e.EnsureImage(ctx, ref, policy, o, func(r reference.Ref) {
-		before(r)
+	}, func(res *registry.PullResult) {
+		fmt.Fprintf(a.stderr, "Digest: %s\n", res.Digest)
+		if res.UpToDate {
+			fmt.Fprintf(a.stderr, "Status: Image is up to date for %s\n", res.Ref)
+		} else {
+			fmt.Fprintf(a.stderr, "Status: Downloaded newer image for %s\n", res.Ref)
+		}
 	})
-	if pr != nil {
-		pr.finish()
-	}
 	if err != nil {
 		return &engine.ExitError{Code: 125, Err: err}
 	}

@@ -41,8 +41,9 @@ func (e *Engine) Push(ctx context.Context, ref string, o registry.Options) (*reg
 
 // EnsureImage finds ref under a pull policy as `docker run --pull` does: missing
 // pulls only a name that is not in the store, always pulls first, never only looks.
-// before is called just before a pull starts (Docker's "Unable to find image" line).
-func (e *Engine) EnsureImage(ctx context.Context, ref, policy string, o registry.Options, before func(reference.Ref)) (*image.Image, error) {
+// before is called just before a pull starts (Docker's "Unable to find image" line,
+// and the place to set o.Progress), after when it has succeeded.
+func (e *Engine) EnsureImage(ctx context.Context, ref, policy string, o registry.Options, before func(reference.Ref, *registry.Options), after func(*registry.PullResult)) (*image.Image, error) {
 	switch policy {
 	case "", PullMissing, PullAlways, PullNever:
 	default:
@@ -64,11 +65,14 @@ func (e *Engine) EnsureImage(ctx context.Context, ref, policy string, o registry
 		return nil, err
 	}
 	if before != nil {
-		before(r)
+		before(r, &o)
 	}
 	res, err := registry.Pull(ctx, e.Images, r, o)
 	if err != nil {
 		return nil, err
+	}
+	if after != nil {
+		after(res)
 	}
 	return res.Image, nil
 }

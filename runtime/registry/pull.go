@@ -31,6 +31,7 @@ type PullResult struct {
 	Image    *image.Image
 	Digest   digest.Digest // what the reference resolved to at the registry (index or manifest)
 	UpToDate bool          // the tag already named this image
+	Ref      reference.Ref // what was pulled
 }
 
 // maxManifest bounds manifests and configs read into memory.
@@ -211,7 +212,7 @@ func Pull(ctx context.Context, store *image.Store, ref reference.Ref, o Options)
 	if err != nil {
 		return nil, err
 	}
-	return &PullResult{Image: img, Digest: top, UpToDate: upToDate}, nil
+	return &PullResult{Image: img, Digest: top, UpToDate: upToDate, Ref: ref}, nil
 }
 
 // familiarPath is the repository as Docker's "Pulling from" line shows it.

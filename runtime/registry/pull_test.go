@@ -306,4 +306,8 @@ func TestPullBearerTokenFlow(t *testing.T) {
 	if got := readImageFile(t, e, r.Host+"/lab/tok:1", "/tok"); got != "token\n" {
 		t.Fatalf("tok = %q", got)
 	}
+	// Without credentials the token server refuses, and so does the pull.
+	if _, _, err := pull(t, newEngine(t), r.Host+"/lab/tok:1", options(t, r)); err == nil {
+		t.Fatal("anonymous pull from a token registry succeeded")
+	}
 }

@@ -222,7 +222,11 @@ func (r *Registry) startTokenServer(t testing.TB, c Config, certPEM []byte, key 
 	go srv.Serve(l)
 	r.tokens = srv
 	t.Cleanup(func() { srv.Close() })
-	return "http://" + l.Addr().String() + "/token"
+	// By name, not IP: go-containerregistry refuses token realms on loopback or
+	// private IP literals (a guard against a registry steering clients at internal
+	// services), unless the realm is the registry's own host:port.
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return "http://localhost:" + port + "/token"
 }
 
 func signJWT(header, claims map[string]any, key *ecdsa.PrivateKey) (string, error) {
