@@ -182,6 +182,8 @@ func Pull(ctx context.Context, store *image.Store, ref reference.Ref, o Options)
 		if cur, err := store.Get(target.String()); err == nil && cur.Manifest.Digest == manifestDigest {
 			upToDate = true
 		}
+	} else if _, err := store.GetByManifest(manifestDigest); err == nil {
+		upToDate = true
 	}
 
 	p := &pull{ctx: ctx, store: store, puller: puller, repo: repo, o: &o}
