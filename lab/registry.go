@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	units "github.com/docker/go-units"
@@ -28,7 +29,10 @@ type loginFlags struct {
 	passwordStdin  bool
 }
 
-func init() { register(registryCommands()) }
+func init() {
+	register(registryCommands())
+	register(archiveCommands())
+}
 
 // registryOptions are the registry settings that come from the environment:
 // LAB_INSECURE_REGISTRIES (comma separated hosts that may use plain HTTP, as dockerd's
@@ -337,4 +341,99 @@ func bar(cur, total int64) string {
 		b += strings.Repeat(" ", 50-len(b))
 	}
 	return fmt.Sprintf("[%s] %8s/%s", b, units.HumanSize(float64(cur)), units.HumanSize(float64(total)))
+}
+
+func archiveCommands() map[string]*command {
+	return map[string]*command{
+		"save": {usage: "[OPTIONS] IMAGE [IMAGE...]", short: "Save one or more images to a tar archive (streamed to STDOUT by default)", interspersed: true,
+			flags: func(fs *pflag.FlagSet) any {
+				return fs.StringP("output", "o", "", "Write to a file, instead of STDOUT")
+			},
+			run: cmdSave},
+		"load": {usage: "[OPTIONS]", short: "Load an image from a tar archive or STDIN", interspersed: true,
+			flags: func(fs *pflag.FlagSet) any {
+				f := &struct {
+					input string
+					quiet bool
+				}{}
+				fs.StringVarP(&f.input, "input", "i", "", "Read from tar archive file, instead of STDIN")
+				fs.BoolVarP(&f.quiet, "quiet", "q", false, "Suppress the load output")
+				return f
+			},
+			run: cmdLoad},
+	}
+}
+
+func cmdSave(ctx context.Context, a *app, args []string) error {
+	if err := needArgs(a, args, 1, -1); err != nil {
+		return err
+	}
+	out := *a.opts.(*string)
+	e, err := a.engine()
+	if err != nil {
+		return err
+	}
+	if out == "" || out == "-" {
+		if f, ok := a.stdout.(*os.File); ok && isTerminal(f) {
+			return errors.New("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+		}
+		return e.Save(ctx, args, a.stdout)
+	}
+	// The archive appears under its name only once it is whole.
+	tmp, err := os.CreateTemp(filepath.Dir(out), ".lab-save-")
+	if err != nil {
+		return fmt.Errorf("failed to save image: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := e.Save(ctx, args, tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), out)
+}
+
+func cmdLoad(ctx context.Context, a *app, args []string) error {
+	if err := needArgs(a, args, 0, 0); err != nil {
+		return err
+	}
+	f := a.opts.(*struct {
+		input string
+		quiet bool
+	})
+	in := a.stdin
+	if f.input != "" {
+		file, err := os.Open(f.input)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		in = file
+	} else if file, ok := a.stdin.(*os.File); ok && isTerminal(file) {
+		return errors.New("requested load from stdin, but stdin is empty")
+	}
+	e, err := a.engine()
+	if err != nil {
+		return err
+	}
+	loaded, err := e.Load(ctx, in)
+	if err != nil {
+		return err
+	}
+	if f.quiet {
+		return nil
+	}
+	for _, l := range loaded {
+		if l.Tag != "" {
+			fmt.Fprintf(a.stdout, "Loaded image: %s\n", l.Tag)
+		} else {
+			fmt.Fprintf(a.stdout, "Loaded image ID: %s\n", l.Image.ID)
+		}
+	}
+	return nil
 }

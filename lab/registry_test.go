@@ -109,3 +109,25 @@ func TestCLILoginLogout(t *testing.T) {
 		t.Fatalf("logout: %+v", res)
 	}
 }
+
+func TestCLISaveLoadRun(t *testing.T) {
+	root := newRoot(t)
+	out := t.TempDir() + "/busybox.tar"
+	if res := labIn(t, root, "", "save", "-o", out, "busybox"); res.code != 0 || res.stdout != "" {
+		t.Fatalf("save: %+v", res)
+	}
+	fresh := t.TempDir()
+	res := labIn(t, fresh, "", "load", "-i", out)
+	if res.code != 0 || res.stdout != "Loaded image: busybox:latest\n" {
+		t.Fatalf("load: %+v", res)
+	}
+	if res = labIn(t, fresh, "", "run", "--rm", "busybox", "echo", "loaded"); res.code != 0 || res.stdout != "loaded\n" {
+		t.Fatalf("run: %+v", res)
+	}
+	if res = labIn(t, fresh, "not an archive", "load"); res.code != 1 || !strings.Contains(res.stderr, "invalid image archive") {
+		t.Fatalf("load of junk: %+v", res)
+	}
+	if res = labIn(t, fresh, "", "save", "-o", out, "nosuch"); res.code != 1 || !strings.Contains(res.stderr, "no such image") {
+		t.Fatalf("save of a missing image: %+v", res)
+	}
+}

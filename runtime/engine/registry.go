@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 
 	"lab/runtime/image"
+	"lab/runtime/imagearchive"
 	"lab/runtime/reference"
 	"lab/runtime/registry"
 )
@@ -75,4 +78,36 @@ func (e *Engine) EnsureImage(ctx context.Context, ref, policy string, o registry
 		after(res)
 	}
 	return res.Image, nil
+}
+
+// Save writes the images named by refs as one archive in Docker's save format. A
+// name saves the image under that tag; an ID saves it untagged, as Docker does.
+func (e *Engine) Save(ctx context.Context, refs []string, w io.Writer) error {
+	var entries []imagearchive.Entry
+	for _, ref := range refs {
+		img, err := e.Images.Get(ref)
+		if err != nil {
+			return err
+		}
+		var tags []string
+		if r, err := reference.Parse(ref); err == nil && r.Digest == "" && slices.Contains(img.Tags, r.String()) {
+			tags = []string{r.String()}
+		}
+		merged := false
+		for i := range entries {
+			if entries[i].Image.Manifest.Digest == img.Manifest.Digest {
+				entries[i].Tags = append(entries[i].Tags, tags...)
+				merged = true
+			}
+		}
+		if !merged {
+			entries = append(entries, imagearchive.Entry{Image: img, Tags: tags})
+		}
+	}
+	return imagearchive.Save(ctx, e.Content, entries, w)
+}
+
+// Load reads an archive written by docker save, lab save or as an OCI layout.
+func (e *Engine) Load(ctx context.Context, r io.Reader) ([]imagearchive.Loaded, error) {
+	return imagearchive.Load(ctx, e.Images, r)
 }
