@@ -163,3 +163,17 @@ func loadFn(eng *engine.Engine) lua.LGFunction {
 		return 1
 	}
 }
+
+// pullIfAsked is run's and create's pull = "missing" | "always" | "never" option.
+// Scripts do not pull unless they ask: a scenario should not depend on a registry
+// by accident (the CLI pulls missing images, as Docker does).
+func (b *binding) pullIfAsked(L *lua.LState, op, ref string, t *lua.LTable) {
+	policy, ok := optString(L, 3, t, "pull")
+	if !ok || policy == "" {
+		return
+	}
+	o := registry.Options{CertsDir: os.Getenv("LAB_CERTS_D"), Insecure: splitList(os.Getenv("LAB_INSECURE_REGISTRIES"))}
+	if _, err := b.eng.EnsureImage(ctx(L), ref, policy, o, nil, nil); err != nil {
+		b.raise(L, op, err, 125, nil)
+	}
+}

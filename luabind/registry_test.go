@@ -30,6 +30,11 @@ func TestRegistryAndArchives(t *testing.T) {
 		lab.assert_eq(img.repo_digests, {host .. "/lua/busybox@" .. pushed.digest})
 		lab.assert_eq(lab.run(name, {"echo", "pulled"}, {rm = true}).stdout, "pulled\n")
 
+		lab.rmi(name)
+		lab.expect(function() lab.run(name, "true") end):raises(125, "no such image")
+		lab.assert_eq(lab.run(name, {"echo", "auto"}, {rm = true, pull = "missing"}).stdout, "auto\n")
+		lab.expect(function() lab.create(host .. "/lua/missing:1", "true", {pull = "always"}) end):raises(125, "not found")
+
 		lab.save(archive, name)
 		lab.rmi(name)
 		local loaded = lab.load(archive)
