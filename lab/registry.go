@@ -12,6 +12,7 @@ import (
 
 	units "github.com/docker/go-units"
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 
 	"lab/runtime/engine"
 	"lab/runtime/reference"
@@ -245,7 +246,9 @@ func cmdLogin(ctx context.Context, a *app, args []string) error {
 	}
 	if password == "" && !f.passwordStdin {
 		fmt.Fprint(a.stdout, "Password: ")
+		restore := noEcho(a.stdin)
 		l, _ := in.ReadString('\n')
+		restore()
 		password = strings.TrimRight(l, "\r\n")
 		fmt.Fprintln(a.stdout)
 	}
@@ -436,4 +439,21 @@ func cmdLoad(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	return nil
+}
+
+// noEcho turns off the echo of a terminal on r while a password is typed.
+func noEcho(r io.Reader) func() {
+	f, ok := r.(*os.File)
+	if !ok || !isTerminal(f) {
+		return func() {}
+	}
+	fd := int(f.Fd())
+	saved, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return func() {}
+	}
+	t := *saved
+	t.Lflag &^= unix.ECHO
+	unix.IoctlSetTermios(fd, unix.TCSETS, &t)
+	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, saved) }
 }
