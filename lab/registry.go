@@ -22,6 +22,7 @@ import (
 type pullFlags struct {
 	platform string
 	quiet    bool
+	allTags  bool
 	insecure []string
 }
 
@@ -57,7 +58,7 @@ func registryCommands() map[string]*command {
 				fs.StringVar(&f.platform, "platform", "", "Set platform if server is multi-platform capable (os/arch[/variant])")
 				fs.BoolVarP(&f.quiet, "quiet", "q", false, "Suppress verbose output")
 				fs.StringArrayVar(&f.insecure, "insecure-registry", nil, "Allow plain HTTP to this registry host")
-				fs.BoolP("all-tags", "a", false, "Download all tagged images in the repository (not supported)")
+				fs.BoolVarP(&f.allTags, "all-tags", "a", false, "Download all tagged images in the repository (not supported)")
 				return f
 			},
 			run: cmdPull},
@@ -112,6 +113,9 @@ func cmdPull(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	f := a.opts.(*pullFlags)
+	if f.allTags {
+		return &statusError{code: 1, msg: "lab pull: --all-tags is not supported: pull each tag by name"}
+	}
 	o := registryOptions(f.insecure)
 	if f.platform != "" {
 		p, err := registry.ParsePlatform(f.platform)
