@@ -248,3 +248,33 @@ func (s *Store) OpenLayer(d digest.Digest) (io.Reader, func(), error) {
 	}
 	return r, func() { done(); f.Close() }, nil
 }
+
+// recordSizes notes the unpacked sizes of img's layers on its index entry when some
+// layer (a pulled, compressed one that a commit or build reuses) has no content size
+// of its own, so that SIZE stays the unpacked size on derived images too.
+func (s *Store) recordSizes(img *Image, layers []Layer) {
+	sizes := make([]int64, len(layers))
+	need := false
+	for i, l := range layers {
+		if _, ok := l.Desc.Annotations[ContentSizeAnnotation]; ok {
+			sizes[i] = LayerSize(l.Desc)
+			continue
+		}
+		need = true
+		sizes[i] = l.Desc.Size
+		if l.DiffID.Validate() == nil {
+			if n := dirSize(filepath.Join(s.layers, l.DiffID.Encoded())); n > 0 {
+				sizes[i] = n
+			}
+		}
+	}
+	if !need {
+		return
+	}
+	f := make([]string, len(sizes))
+	for i, n := range sizes {
+		f[i] = strconv.FormatInt(n, 10)
+	}
+	img.Manifest.Annotations = map[string]string{LayerSizesAnnotation: strings.Join(f, ",")}
+	img.layerSizes = sizes
+}

@@ -383,6 +383,7 @@ func (s *Store) Create(cfg ocispec.Image, layers []Layer, ref *reference.Ref) (*
 	if err != nil {
 		return nil, err
 	}
+	s.recordSizes(img, layers)
 	err = s.update(func(idx *ocispec.Index) error {
 		// Another process may have deleted a shared layer since we looked; refuse
 		// rather than publish a reference to a missing blob.

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 
+	"lab/runtime/image"
 	"lab/runtime/reference"
 	"lab/runtime/registry"
 	"lab/runtime/registry/registrytest"
@@ -157,6 +158,15 @@ func TestPullZstdLayers(t *testing.T) {
 	}
 	if res.Image.Size() != 5000 {
 		t.Fatalf("size %d, want the unpacked 5000", res.Image.Size())
+	}
+	// An image made on top of it (as commit and build make them) keeps counting the
+	// compressed layer at its unpacked size.
+	derived, err := e.Images.Create(res.Image.Config, []image.Layer{{Desc: res.Image.Layers[0], DiffID: res.Image.Config.RootFS.DiffIDs[0]}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := e.Images.GetByManifest(derived.Manifest.Digest); err != nil || again.Size() != 5000 {
+		t.Fatalf("derived image size: %v %v", again, err)
 	}
 }
 
