@@ -34,6 +34,9 @@ type PullResult struct {
 	Ref      reference.Ref // what was pulled
 }
 
+// downloads is how many layers are fetched at once, as Docker's default.
+const downloads = 3
+
 // maxManifest bounds manifests and configs read into memory.
 const maxManifest = 32 << 20
 
@@ -316,10 +319,12 @@ func (p *pull) layers(layers []ocispec.Descriptor, diffIDs []digest.Digest) ([]i
 			p.emit(Event{ID: ShortID(l.Digest), Status: "Pulling fs layer"})
 		}
 	}
+	queued := 0
 	for i, l := range layers {
 		if present[i] {
 			p.emit(Event{ID: ShortID(l.Digest), Status: "Already exists"})
-		} else {
+		} else if queued++; queued > downloads {
+			// Docker says Waiting only for the layers beyond its concurrent downloads.
 			p.emit(Event{ID: ShortID(l.Digest), Status: "Waiting"})
 		}
 	}
@@ -331,7 +336,7 @@ func (p *pull) layers(layers []ocispec.Descriptor, diffIDs []digest.Digest) ([]i
 			close(done[i])
 		}
 	}
-	sem := make(chan struct{}, 3)
+	sem := make(chan struct{}, downloads)
 	for i, l := range layers {
 		if present[i] {
 			continue
