@@ -321,3 +321,23 @@ func TestPullBearerTokenFlow(t *testing.T) {
 		t.Fatal("anonymous pull from a token registry succeeded")
 	}
 }
+
+// A credential helper named by config.json's credsStore supplies the password, as
+// docker's own CLI would use it.
+func TestPullCredentialHelper(t *testing.T) {
+	r := registrytest.Start(t, registrytest.Config{User: "carol", Password: "h3lper"})
+	push(t, r, "lab/helped:1", imageOf(t, hostArch(), layerOf(t, map[string]string{"h": "helped\n"})), &authn.Basic{Username: "carol", Password: "h3lper"})
+	bin := t.TempDir()
+	script := "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\necho \"{\\\"ServerURL\\\":\\\"$server\\\",\\\"Username\\\":\\\"carol\\\",\\\"Secret\\\":\\\"h3lper\\\"}\"\n"
+	writeFile(t, bin+"/docker-credential-labtest", script)
+	if err := os.Chmod(bin+"/docker-credential-labtest", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	o := options(t, r)
+	writeFile(t, o.ConfigDir+"/config.json", `{"credsStore": "labtest"}`)
+	e := newEngine(t)
+	if _, _, err := pull(t, e, r.Host+"/lab/helped:1", o); err != nil {
+		t.Fatalf("pull with a credential helper: %v", err)
+	}
+}
