@@ -262,10 +262,8 @@ func (s *Store) recordSizes(img *Image, layers []Layer) {
 		}
 		need = true
 		sizes[i] = l.Desc.Size
-		if l.DiffID.Validate() == nil {
-			if n := dirSize(filepath.Join(s.layers, l.DiffID.Encoded())); n > 0 {
-				sizes[i] = n
-			}
+		if n := s.layerDirSize(l.DiffID); n > 0 {
+			sizes[i] = n
 		}
 	}
 	if !need {
@@ -277,4 +275,25 @@ func (s *Store) recordSizes(img *Image, layers []Layer) {
 	}
 	img.Manifest.Annotations = map[string]string{LayerSizesAnnotation: strings.Join(f, ",")}
 	img.layerSizes = sizes
+}
+
+// layerDirSize is dirSize of an unpacked layer, remembered per process: a build on a
+// pulled base asks for the base's layers at every step, and they never change.
+func (s *Store) layerDirSize(diffID digest.Digest) int64 {
+	if diffID.Validate() != nil {
+		return 0
+	}
+	s.mu.Lock()
+	n, ok := s.dirSizes[diffID]
+	s.mu.Unlock()
+	if ok {
+		return n
+	}
+	n = dirSize(filepath.Join(s.layers, diffID.Encoded()))
+	if n > 0 {
+		s.mu.Lock()
+		s.dirSizes[diffID] = n
+		s.mu.Unlock()
+	}
+	return n
 }

@@ -80,8 +80,9 @@ type Store struct {
 	lock    string
 
 	mu     sync.Mutex
-	blobs  map[digest.Digest][]byte // verified manifests and configs, see readBlob
-	cached int                      // bytes held in blobs
+	blobs    map[digest.Digest][]byte // verified manifests and configs, see readBlob
+	cached   int                      // bytes held in blobs
+	dirSizes map[digest.Digest]int64  // unpacked layer sizes, see layerDirSize
 }
 
 // maxCachedBlobs bounds the memory readBlob keeps: thousands of images' metadata.
@@ -89,7 +90,7 @@ const maxCachedBlobs = 4 << 20
 
 // NewStore opens the image store of the layout at root, sharing blobs with c.
 func NewStore(c *content.Store, root string) (*Store, error) {
-	s := &Store{content: c, root: root, layers: filepath.Join(root, "layers"), lock: filepath.Join(root, "lock"), blobs: map[digest.Digest][]byte{}}
+	s := &Store{content: c, root: root, layers: filepath.Join(root, "layers"), lock: filepath.Join(root, "lock"), blobs: map[digest.Digest][]byte{}, dirSizes: map[digest.Digest]int64{}}
 	if err := os.MkdirAll(s.layers, 0o700); err != nil {
 		return nil, fmt.Errorf("open image store: %w", err)
 	}
