@@ -79,7 +79,7 @@ type Store struct {
 	layers  string
 	lock    string
 
-	mu     sync.Mutex
+	mu       sync.Mutex
 	blobs    map[digest.Digest][]byte // verified manifests and configs, see readBlob
 	cached   int                      // bytes held in blobs
 	dirSizes map[digest.Digest]int64  // unpacked layer sizes, see layerDirSize
