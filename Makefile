@@ -16,8 +16,10 @@ bin/lab: $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
 	$(GO) build -o bin/lab .
 
 # What the tests and the demo need from Debian: a static busybox for the base image,
-# tmux for the terminal tests, xmllint to validate lab test's JUnit reports.
-DEBS := busybox-static tmux libxml2-utils
+# tmux for the terminal tests, xmllint to validate lab test's JUnit reports,
+# docker-registry for the pull/push tests (they start it on 127.0.0.1 with their own
+# config; the package's service is not used).
+DEBS := busybox-static tmux libxml2-utils docker-registry
 # apt_install: install those of the packages in $(1) that are missing.
 define apt_install
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -72,9 +74,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./runtime/archive
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./runtime/reference
 
-# lab build vs docker build on the same Dockerfiles (skips with a note without Docker).
+# lab build vs docker build on the same Dockerfiles, and images moved between lab and
+# Docker by save/load and a loopback registry (each skips with a note without Docker).
 compare: build
 	LAB=$(CURDIR)/bin/lab ./scripts/compare-docker-build.sh
+	LAB=$(CURDIR)/bin/lab ./scripts/compare-docker-registry.sh
 
 lint:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -10,7 +10,7 @@
 #
 # Environment: RUNS (hyperfine runs per command, default 30, spread over ROUNDS=3
 # interleaved rounds), N (lab.run calls in the Lua loop, default 1000), BENCH_DOCKER=0
-# to leave Docker and podman out, BENCH_DIR (scratch space, default a new directory
+# to leave Docker and podman out, BENCH_PULL=0 to skip the registry pull rows, BENCH_DIR (scratch space, default a new directory
 # under /var/tmp: a disk, not tmpfs, so store numbers are real), BENCH_GO=0 to skip
 # the Go benchmarks.
 set -euo pipefail
@@ -221,7 +221,55 @@ if [ -n "$DOCKER_OK" ]; then
 fi
 row '`lab import` of a 100 MB rootfs tar' "$imp_row" "$imp_cmp" "$imp_ratio" ''
 
-# --- 5. in-process: engine.Run, commit, import (Go benchmarks) ---------------------
+# --- 5. pull of a ~200 MB image from a registry on loopback -----------------------
+# Debian's docker-registry on 127.0.0.1 serves one image of two gzip layers (~200 MB
+# unpacked, ~150 MB compressed); lab pull, docker pull and skopeo copy fetch it from
+# the same registry, each into an empty store every run. skopeo only copies blobs
+# (no unpacking), lab and Docker verify, decompress and unpack.
+if [ "${BENCH_PULL:-1}" != 0 ]; then
+	need docker-registry docker-registry
+	need skopeo skopeo
+	REG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	REG=127.0.0.1:$REG_PORT
+	mkdir -p "$WORK/registry"
+	printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n' "$WORK/registry/data" "$REG" >"$WORK/registry/config.yml"
+	docker-registry serve "$WORK/registry/config.yml" >"$WORK/registry/log" 2>&1 &
+	REG_PID=$!
+	trap 'kill $REG_PID 2>/dev/null || true; cleanup' EXIT
+	for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$REG_PORT) 2>/dev/null && break; sleep 0.1; done
+	log "making a ~200 MB image and pushing it to $REG"
+	BIG=$WORK/big
+	rm -rf "$BIG"
+	mkdir -p "$BIG/a" "$BIG/b"
+	for i in $(seq 100); do head -c 786432 /dev/urandom | base64 -w 0 >"$BIG/a/f$i"; head -c 786432 /dev/urandom | base64 -w 0 >"$BIG/b/f$i"; done
+	# Two gzip layers as a registry would serve them: a docker-archive made by lab,
+	# recompressed by skopeo on the way into the registry.
+	tar -C "$BIG" -cf "$WORK/big-a.tar" a
+	"$LAB" import "$WORK/big-a.tar" bench-big-a >/dev/null
+	printf 'FROM bench-big-a\nCOPY b /b\n' >"$BIG/Dockerfile"
+	"$LAB" build -q -t bench-big "$BIG" >/dev/null
+	"$LAB" save -o "$WORK/big.tar" bench-big
+	skopeo copy -q --dest-tls-verify=false --dest-compress docker-archive:"$WORK/big.tar" "docker://$REG/bench/big:1"
+	rm -rf "$BIG" "$WORK/big.tar" "$WORK/big-a.tar"
+	"$LAB" rmi bench-big bench-big-a >/dev/null
+	PULL_ROOT=$WORK/pullstore
+	job pull_lab "env LAB_ROOT=$PULL_ROOT $LAB pull -q $REG/bench/big:1" --prepare "rm -rf $PULL_ROOT"
+	job pull_skopeo "skopeo copy -q --src-tls-verify=false docker://$REG/bench/big:1 oci:$WORK/skopeo-oci:big" --prepare "rm -rf $WORK/skopeo-oci"
+	[ -z "$DOCKER_OK" ] || job pull_docker "docker pull -q $REG/bench/big:1" --prepare "bash -c 'docker rmi -f $REG/bench/big:1 >/dev/null 2>&1 || true'"
+	timeall 6
+	pull_size=$(env LAB_ROOT=$PULL_ROOT "$LAB" images --format json | jq -r .Size)
+	row "\`lab pull\` of a $pull_size image (2 gzip layers) from loopback" "$(ms "${M[pull_lab]}")" "\`skopeo copy\` to an OCI dir (no unpacking): $(ms "${M[pull_skopeo]}")" "lab/skopeo $(ratio "${M[pull_lab]}" "${M[pull_skopeo]}")" ''
+	if [ -n "$DOCKER_OK" ]; then
+		row '' '' "\`docker pull\`: $(ms "${M[pull_docker]}")" "docker/lab $(ratio "${M[pull_docker]}" "${M[pull_lab]}")" ''
+		docker rmi -f "$REG/bench/big:1" >/dev/null 2>&1 || true
+	fi
+	rm -rf "$PULL_ROOT" "$WORK/skopeo-oci"
+	kill $REG_PID 2>/dev/null || true
+else
+	NOTES+=("pull rows skipped: BENCH_PULL=0.")
+fi
+
+# --- 6. in-process: engine.Run, commit, import (Go benchmarks) ---------------------
 if [ "${BENCH_GO:-1}" != 0 ]; then
 	log "go test -bench (runtime/engine)"
 	BENCH_OUT=$WORK/gobench.txt

@@ -17,6 +17,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"lab/runtime/build"
+	"lab/runtime/engine"
+	"lab/runtime/image"
+	"lab/runtime/reference"
+	"lab/runtime/registry"
 )
 
 func init() { register(buildCommands()) }
@@ -25,6 +29,7 @@ type buildFlags struct {
 	tags, buildArgs []string
 	file, target    string
 	noCache, quiet  bool
+	pull            bool
 }
 
 func buildCommands() map[string]*command {
@@ -43,7 +48,7 @@ func buildCommands() map[string]*command {
 				fs.String("network", "default", "Accepted for compatibility (build containers have no network)")
 				fs.Bool("rm", true, "Accepted for compatibility (intermediate containers are always removed)")
 				fs.Bool("force-rm", false, "Accepted for compatibility (intermediate containers are always removed)")
-				fs.Bool("pull", false, "Accepted for compatibility (lab never pulls)")
+				fs.BoolVar(&f.pull, "pull", false, "Always attempt to pull a newer version of the image")
 				return f
 			},
 			run: cmdBuild},
@@ -138,6 +143,22 @@ func cmdBuild(ctx context.Context, a *app, args []string) error {
 	e, err := a.engine()
 	if err != nil {
 		return err
+	}
+	o.BaseImage = func(ref string) (*image.Image, error) {
+		policy := engine.PullMissing
+		if f.pull {
+			policy = engine.PullAlways
+		}
+		out := io.Writer(io.Discard)
+		if o.Output != nil {
+			out = o.Output
+		}
+		ro := registryOptions(nil)
+		return e.EnsureImage(ctx, ref, policy, ro, func(r reference.Ref, ro *registry.Options) {
+			ro.Progress = newProgress(out).event
+		}, func(res *registry.PullResult) {
+			fmt.Fprintf(out, "Digest: %s\nStatus: Downloaded newer image for %s\n", res.Digest, res.Ref)
+		})
 	}
 	// Ctrl-C stops the step's container and ends the build cleanly: no intermediate
 	// container or image is left behind.

@@ -214,7 +214,8 @@ func TestErrors(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"run", "nosuchimage"}, 125, "no such image: nosuchimage:latest"},
+		// Without --pull never, run would try Docker Hub first (registry_test.go).
+		{[]string{"run", "--pull", "never", "nosuchimage"}, 125, "no such image: nosuchimage:latest"},
 		{[]string{"run", "Bad:ref"}, 125, "invalid reference format"},
 		{[]string{"run", "busybox", "nonexist"}, 127, `exec: "nonexist": executable file not found in $PATH`},
 		{[]string{"run", "busybox", "/nonexist"}, 127, `exec: "/nonexist": stat /nonexist: no such file or directory`},

@@ -26,6 +26,7 @@ type runFlags struct {
 	interactive, tty, rm, detach bool
 	name, workdir, hostname      string
 	network, entrypoint, user    string
+	pull                         string
 	entrypointSet                bool
 	env                          []string
 	limits                       limitFlags
@@ -49,6 +50,7 @@ func addRunFlags(fs *pflag.FlagSet) any {
 	fs.Var(setString{&f.entrypoint, &f.entrypointSet}, "entrypoint", "Overwrite the default ENTRYPOINT of the image (\"\" clears it)")
 	fs.StringVarP(&f.user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "Set environment variables")
+	fs.StringVar(&f.pull, "pull", "missing", "Pull image before running (\"always\", \"missing\", \"never\")")
 	addLimitFlags(fs, &f.limits)
 	fs.Var(negBool{&f.noSigProxy}, "sig-proxy", "Proxy received signals to the process")
 	fs.Lookup("sig-proxy").NoOptDefVal = "true"
@@ -198,6 +200,9 @@ func containerCommands() map[string]*command {
 				if err != nil {
 					return err
 				}
+				if err := pullForRun(ctx, a, e, o.Image, a.opts.(*runFlags).pull); err != nil {
+					return err
+				}
 				if a.opts.(*runFlags).detach {
 					if o.OpenStdin {
 						return &statusError{code: 125, msg: "lab run: -d with -i is not supported: a detached container has no stdin"}
@@ -234,6 +239,9 @@ func containerCommands() map[string]*command {
 				}
 				e, err := a.engine()
 				if err != nil {
+					return err
+				}
+				if err := pullForRun(ctx, a, e, o.Image, a.opts.(*runFlags).pull); err != nil {
 					return err
 				}
 				c, err := e.Create(ctx, o)

@@ -18,8 +18,8 @@ import (
 )
 
 type imagesFlags struct {
-	all, quiet, noTrunc bool
-	format              string
+	all, quiet, noTrunc, digests bool
+	format                       string
 }
 
 type commitFlags struct {
@@ -40,6 +40,7 @@ func imageCommands() map[string]*command {
 				fs.BoolVarP(&f.all, "all", "a", false, "Show all images (default hides intermediate images)")
 				fs.BoolVarP(&f.quiet, "quiet", "q", false, "Only show image IDs")
 				fs.BoolVar(&f.noTrunc, "no-trunc", false, "Don't truncate output")
+				fs.BoolVar(&f.digests, "digests", false, "Show digests")
 				fs.StringVar(&f.format, "format", "", "Format output: 'table' or 'json'")
 				return f
 			},
@@ -112,6 +113,7 @@ func imageCommands() map[string]*command {
 				f := &imagesFlags{}
 				fs.BoolVarP(&f.quiet, "quiet", "q", false, "Only show image IDs")
 				fs.BoolVar(&f.noTrunc, "no-trunc", false, "Don't truncate output")
+				fs.BoolVar(&f.digests, "digests", false, "Show digests")
 				return f
 			},
 			run: func(ctx context.Context, a *app, args []string) error {
@@ -237,14 +239,14 @@ func cmdImages(ctx context.Context, a *app, args []string) error {
 	now := time.Now()
 	switch f.format {
 	case "", "table":
-		return table.Images(a.stdout, rows, table.ImagesOptions{NoTrunc: f.noTrunc, Quiet: f.quiet, Now: now})
+		return table.Images(a.stdout, rows, table.ImagesOptions{NoTrunc: f.noTrunc, Quiet: f.quiet, Digests: f.digests, Now: now})
 	case "json", "{{json .}}":
 		enc := json.NewEncoder(a.stdout)
 		for _, r := range rows {
 			err := enc.Encode(map[string]any{
 				"ID": strings.TrimPrefix(r.ID, "sha256:")[:12], "Repository": r.Repository, "Tag": r.Tag,
 				"CreatedAt": r.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), "CreatedSince": table.Ago(now, r.Created),
-				"Size": humanSize(r.Size), "Digest": "<none>", "Containers": "N/A", "SharedSize": "N/A", "UniqueSize": "N/A", "VirtualSize": humanSize(r.Size),
+				"Size": humanSize(r.Size), "Digest": orNone(r.Digest), "Containers": "N/A", "SharedSize": "N/A", "UniqueSize": "N/A", "VirtualSize": humanSize(r.Size),
 			})
 			if err != nil {
 				return err
@@ -256,5 +258,12 @@ func cmdImages(ctx context.Context, a *app, args []string) error {
 }
 
 type engineCommit = engine.CommitOptions
+
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}
 
 func humanSize(n int64) string { return units.HumanSizeWithPrecision(float64(n), 3) }

@@ -41,6 +41,8 @@
 //	lab.build{context=, dockerfile=, files=, tag=, args=, target=, no_cache=} -> Image
 //	lab.diff(c) -> list of {kind = "A"|"C"|"D", path = ...};  lab.inspect(x) -> table
 //	lab.history(img) -> list;  lab.logs(c) -> stdout, stderr
+//	lab.pull(ref [, opts]) -> Image;  lab.push(ref [, opts]) -> Image (digest = the manifest's)
+//	lab.save(path, ref, ...) writes a docker-save archive;  lab.load(path) -> list of Image
 //	lab.sleep(seconds)
 //	lab.read_file(path) -> string;  lab.fixture(name) -> absolute path of testdata/name
 //	lab.skip(reason);  lab.skip_unless{root=, cgroup="v1"|"v2", image=, tool=}
@@ -59,7 +61,8 @@
 // Options of run/create: stdin (string), env (list of "K=V" or map), workdir, name,
 // rm, hostname, user, entrypoint (string or list), timeout (seconds; the container is
 // killed and the call raises), tty, detach, memory (bytes or "64m"), pids_limit, cpus
-// (a fraction of CPUs), and for create interactive=true. spawn takes env, workdir,
+// (a fraction of CPUs), pull ("missing", "always" or "never"; scripts never pull unless
+// asked), and for create interactive=true. spawn takes env, workdir,
 // name, rm, hostname, user, entrypoint, tty, rows, cols, memory, pids_limit, cpus.
 // Unknown option names are argument errors. Relative host paths (import, export,
 // build's context and dockerfile, read_file, fixture) resolve against the script's

@@ -78,6 +78,10 @@ func imageField(L *lua.LState, i *img, key string) lua.LValue {
 		return lua.LNumber(r.Size())
 	case "created":
 		return luaTime(r.Created())
+	case "repo_digests":
+		return stringList(L, r.RepoDigests)
+	case "digest":
+		return lua.LString(r.Manifest.Digest.String())
 	}
 	return lua.LNil
 }

@@ -149,7 +149,7 @@ func historyTable(t *lua.LTable) string {
 	return strings.TrimSuffix(buf.String(), "\n")
 }
 
-var runOptions = []string{"stdin", "env", "workdir", "name", "rm", "hostname", "user", "entrypoint", "timeout", "tty", "detach", "memory", "pids_limit", "cpus"}
+var runOptions = []string{"stdin", "env", "workdir", "name", "rm", "hostname", "user", "entrypoint", "timeout", "tty", "detach", "memory", "pids_limit", "cpus", "pull"}
 
 // createOptions reads run/create's (image, cmd, opts) arguments.
 func (b *binding) createOptions(L *lua.LState, allowed []string) (engine.CreateOptions, *lua.LTable, *string) {
@@ -189,6 +189,7 @@ func (b *binding) createOptions(L *lua.LState, allowed []string) (engine.CreateO
 // is data, failing to run it is an error.
 func (b *binding) run(L *lua.LState) int {
 	co, t, stdin := b.createOptions(L, runOptions)
+	b.pullIfAsked(L, "lab.run", co.Image, t)
 	so := engine.StartOptions{Timeout: optTimeout(L, 3, t)}
 	if stdin != nil {
 		so.Stdin = strings.NewReader(*stdin)
@@ -208,7 +209,8 @@ func (b *binding) run(L *lua.LState) int {
 }
 
 func (b *binding) create(L *lua.LState) int {
-	co, _, stdin := b.createOptions(L, append(runOptions[:len(runOptions):len(runOptions)], "interactive"))
+	co, t, stdin := b.createOptions(L, append(runOptions[:len(runOptions):len(runOptions)], "interactive"))
+	b.pullIfAsked(L, "lab.create", co.Image, t)
 	rec, err := b.eng.Create(ctx(L), co)
 	if err != nil {
 		b.raise(L, "lab.create", err, 125, nil)

@@ -29,16 +29,39 @@ func FromContainer(c *container.Container) Container {
 func FromImages(imgs []*image.Image) []Image {
 	var rows []Image
 	for _, img := range imgs {
-		if len(img.Tags) == 0 {
-			rows = append(rows, Image{ID: img.ID.String(), Repository: "<none>", Tag: "<none>", Created: img.Created(), Size: img.Size()})
+		digests := map[string]string{} // repository -> manifest digest
+		var order []string
+		for _, rd := range img.RepoDigests {
+			if r, err := reference.Parse(rd); err == nil && r.Digest != "" {
+				repo := r.Repository()
+				if _, ok := digests[repo]; !ok {
+					order = append(order, repo)
+				}
+				digests[repo] = r.Digest
+			}
 		}
+		row := func(repo, tag string) Image {
+			return Image{ID: img.ID.String(), Repository: repo, Tag: tag, Created: img.Created(), Size: img.Size(), Digest: digests[repo]}
+		}
+		shown := map[string]bool{}
 		for _, t := range img.Tags {
 			r, err := reference.Parse(t)
 			repo, tag := t, "<none>"
 			if err == nil {
 				repo, tag = r.Repository(), r.Tag
 			}
-			rows = append(rows, Image{ID: img.ID.String(), Repository: repo, Tag: tag, Created: img.Created(), Size: img.Size()})
+			shown[repo] = true
+			rows = append(rows, row(repo, tag))
+		}
+		// Pulled by digest only: Docker lists the repository with no tag.
+		for _, repo := range order {
+			if !shown[repo] {
+				shown[repo] = true
+				rows = append(rows, row(repo, "<none>"))
+			}
+		}
+		if len(shown) == 0 {
+			rows = append(rows, row("<none>", "<none>"))
 		}
 	}
 	return rows

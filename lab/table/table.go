@@ -50,11 +50,13 @@ type Image struct {
 	Tag        string // "<none>" (or "") when untagged
 	Created    time.Time
 	Size       int64
+	Digest     string // the registry's manifest digest for Repository, "" if none
 }
 
 // ImagesOptions are the flags of `images` that change the table.
 type ImagesOptions struct {
 	NoTrunc, Quiet bool
+	Digests        bool      // a DIGEST column, as `images --digests`
 	Now            time.Time // zero means time.Now()
 }
 
@@ -196,15 +198,21 @@ func Images(w io.Writer, imgs []Image, o ImagesOptions) error {
 		return writeLines(w, ids)
 	}
 	now := nowOr(o.Now)
-	rows := [][]string{imagesHeader}
+	header := imagesHeader
+	if o.Digests {
+		header = []string{"REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"}
+	}
+	rows := [][]string{header}
 	for _, img := range imgs {
-		rows = append(rows, []string{
-			orNone(img.Repository),
-			orNone(img.Tag),
+		row := []string{orNone(img.Repository), orNone(img.Tag)}
+		if o.Digests {
+			row = append(row, orNone(img.Digest))
+		}
+		rows = append(rows, append(row,
 			shortID(img.ID, o.NoTrunc),
 			Ago(now, img.Created),
 			humanSize(img.Size),
-		})
+		))
 	}
 	return writeTable(w, rows)
 }

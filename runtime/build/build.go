@@ -49,6 +49,9 @@ type Options struct {
 	// Output receives what the classic builder prints: the steps, their results and
 	// what RUN commands write. Nil discards it (-q).
 	Output io.Writer
+	// BaseImage finds the image a FROM names; nil looks in the store only. The CLI
+	// sets it to pull a missing image first, as Docker's builder does (--pull).
+	BaseImage func(ref string) (*image.Image, error)
 }
 
 // Step reports one Dockerfile instruction of a build.
@@ -381,9 +384,13 @@ func (b *builder) prepare() (target int, order []int, err error) {
 			bs.stage = j
 			deps[i] = append(deps[i], j)
 		} else if name != "scratch" {
-			img, err := b.eng.Images.Get(name)
+			get := b.eng.Images.Get
+			if b.opts.BaseImage != nil {
+				get = b.opts.BaseImage
+			}
+			img, err := get(name)
 			if err != nil {
-				return 0, nil, b.fail(l, fmt.Errorf("FROM %s: %w (lab does not pull: make it with lab bootstrap, lab import or lab build)", name, err))
+				return 0, nil, b.fail(l, fmt.Errorf("FROM %s: %w", name, err))
 			}
 			bs.img = img
 		}

@@ -5,9 +5,14 @@
 // State directory ($LAB_ROOT, default /var/lib/lab for root, $XDG_DATA_HOME/lab otherwise):
 //
 //	oci-layout                 OCI image layout marker (skopeo/umoci can read the store)
-//	index.json                 the image index: one entry per tag, plus untagged images
-//	blobs/sha256/<hex>         layers (uncompressed tars), configs, manifests; read-only
-//	ingest/                    blobs being written (temp files; safe to delete when idle)
+//	index.json                 the image index: one entry per tag, plus untagged images;
+//	                           pulled/loaded images' entries carry their repo digests
+//	                           and unpacked layer sizes as org.lab.image.* annotations
+//	blobs/sha256/<hex>         layers (uncompressed tars when made here, as the registry
+//	                           served them when pulled: gzip, zstd), configs, manifests;
+//	                           read-only
+//	ingest/                    blobs being written, archives being loaded (temp files
+//	                           and load-* dirs; safe to delete when idle)
 //	layers/<diffid-hex>/       each layer unpacked once, overlay form, shared read-only
 //	layers/init/               mount points every container needs (/proc, /etc/hosts, ...)
 //	containers/<id>/           config.json, upper/, work/, rootfs/, hostname, hosts,

@@ -63,7 +63,7 @@ func (e *Engine) InspectImage(img *image.Image) map[string]any {
 	return map[string]any{
 		"Id":           img.ID.String(),
 		"RepoTags":     nonNil(img.Tags),
-		"RepoDigests":  []string{},
+		"RepoDigests":  nonNil(img.RepoDigests),
 		"Comment":      lastComment(img),
 		"Created":      zeroTime(img.Created()),
 		"Author":       cfg.Author,
@@ -111,7 +111,7 @@ func (e *Engine) History(ref string) ([]HistoryEntry, error) {
 			he.Created = *h.Created
 		}
 		if !h.EmptyLayer && li < len(img.Layers) {
-			he.Size = image.LayerSize(img.Layers[li])
+			he.Size = img.LayerSize(li)
 			li++
 		}
 		out = append([]HistoryEntry{he}, out...)

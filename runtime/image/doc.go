@@ -8,4 +8,9 @@
 // ("<none>") images survive like Docker's dangling ones. The index is rewritten whole
 // (temp + fsync + rename) under the store lock, and only after every blob it names has
 // been committed.
+//
+// Pulled and loaded images keep their manifest byte for byte (so its digest stays the
+// registry's) and lab's own facts about them go on their index.json entries instead:
+// the repo digests they were pulled under (NAME@sha256 lookups, `images --digests`) and
+// the unpacked size of each layer (SIZE, where the blob may be compressed).
 package image

@@ -22,3 +22,9 @@ func Decompress(r io.Reader) (io.Reader, func(), error) {
 	}
 	return br, func() {}, nil
 }
+
+func peek(r io.Reader) (*bufio.Reader, []byte) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	magic, _ := br.Peek(4)
+	return br, magic
+}

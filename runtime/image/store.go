@@ -38,16 +38,30 @@ type Image struct {
 	Config   ocispec.Image
 	Layers   []ocispec.Descriptor
 	Tags     []string // familiar refs, e.g. "busybox:latest"
+	// RepoDigests are "repo@sha256:…" names of the manifest (or index) a registry
+	// served this image under, as Docker keeps them for pulled images.
+	RepoDigests []string
+	// layerSizes are the unpacked sizes of the layers when recorded at pull or load
+	// time: a compressed blob's size is not what Docker shows.
+	layerSizes []int64
 }
 
-// Size is the sum of the layer sizes, which for lab's uncompressed layers is the size
-// of the image's content (Docker's SIZE column).
+// Size is the uncompressed size of the image's layers (Docker's SIZE column): the
+// recorded unpacked sizes, else the layers' content sizes.
 func (i *Image) Size() int64 {
 	var n int64
-	for _, l := range i.Layers {
-		n += LayerSize(l)
+	for k := range i.Layers {
+		n += i.LayerSize(k)
 	}
 	return n
+}
+
+// LayerSize is the size Docker shows for layer k.
+func (i *Image) LayerSize(k int) int64 {
+	if len(i.layerSizes) == len(i.Layers) {
+		return i.layerSizes[k]
+	}
+	return LayerSize(i.Layers[k])
 }
 
 // Created is the image's creation time (zero when the config has none).
@@ -65,9 +79,10 @@ type Store struct {
 	layers  string
 	lock    string
 
-	mu     sync.Mutex
-	blobs  map[digest.Digest][]byte // verified manifests and configs, see readBlob
-	cached int                      // bytes held in blobs
+	mu       sync.Mutex
+	blobs    map[digest.Digest][]byte // verified manifests and configs, see readBlob
+	cached   int                      // bytes held in blobs
+	dirSizes map[digest.Digest]int64  // unpacked layer sizes, see layerDirSize
 }
 
 // maxCachedBlobs bounds the memory readBlob keeps: thousands of images' metadata.
@@ -75,7 +90,7 @@ const maxCachedBlobs = 4 << 20
 
 // NewStore opens the image store of the layout at root, sharing blobs with c.
 func NewStore(c *content.Store, root string) (*Store, error) {
-	s := &Store{content: c, root: root, layers: filepath.Join(root, "layers"), lock: filepath.Join(root, "lock"), blobs: map[digest.Digest][]byte{}}
+	s := &Store{content: c, root: root, layers: filepath.Join(root, "layers"), lock: filepath.Join(root, "lock"), blobs: map[digest.Digest][]byte{}, dirSizes: map[digest.Digest]int64{}}
 	if err := os.MkdirAll(s.layers, 0o700); err != nil {
 		return nil, fmt.Errorf("open image store: %w", err)
 	}
@@ -189,6 +204,7 @@ func (s *Store) list() ([]*Image, error) {
 		if r := refName(d); r != "" {
 			img.Tags = append(img.Tags, r)
 		}
+		img.RepoDigests = mergeRepoDigests(img.RepoDigests, d)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created().After(out[j].Created()) })
 	return out, nil
@@ -235,7 +251,8 @@ func (s *Store) load(d ocispec.Descriptor) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
-	img := &Image{ID: m.Config.Digest, Manifest: ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, Layers: m.Layers}
+	img := &Image{ID: m.Config.Digest, Manifest: ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, Annotations: keptAnnotations(d)}, Layers: m.Layers}
+	img.RepoDigests, img.layerSizes = parseAnnotations(img.Manifest.Annotations)
 	if err := json.Unmarshal(cb, &img.Config); err != nil {
 		return nil, fmt.Errorf("load config %s: %w", m.Config.Digest, err)
 	}
@@ -271,10 +288,25 @@ func (s *Store) get(ref string) (*Image, error) {
 			if e.Digest == d.Digest && refName(e) != "" {
 				img.Tags = append(img.Tags, refName(e))
 			}
+			if e.Digest == d.Digest {
+				img.RepoDigests = mergeRepoDigests(img.RepoDigests, e)
+			}
 		}
 		return img, nil
 	}
 	r, perr := reference.Parse(ref)
+	if perr == nil && r.Digest != "" {
+		// NAME@sha256:… names the manifest a registry served, recorded at pull.
+		want := reference.Ref{Domain: r.Domain, Path: r.Path, Digest: r.Digest}.String()
+		for _, d := range idx.Manifests {
+			for _, rd := range mergeRepoDigests(nil, d) {
+				if rd == want {
+					return withTags(d)
+				}
+			}
+		}
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, want)
+	}
 	if perr == nil {
 		name := r.String()
 		for _, d := range idx.Manifests {
@@ -352,6 +384,7 @@ func (s *Store) Create(cfg ocispec.Image, layers []Layer, ref *reference.Ref) (*
 	if err != nil {
 		return nil, err
 	}
+	s.recordSizes(img, layers)
 	err = s.update(func(idx *ocispec.Index) error {
 		// Another process may have deleted a shared layer since we looked; refuse
 		// rather than publish a reference to a missing blob.
@@ -463,9 +496,12 @@ func setTag(idx *ocispec.Index, desc ocispec.Descriptor, ref *reference.Ref) {
 		}
 		kept = append(kept, d)
 	}
-	nd := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
+	nd := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size, Annotations: keptAnnotations(desc)}
 	if name != "" {
-		nd.Annotations = map[string]string{ocispec.AnnotationRefName: name}
+		if nd.Annotations == nil {
+			nd.Annotations = map[string]string{}
+		}
+		nd.Annotations[ocispec.AnnotationRefName] = name
 	} else {
 		for _, d := range kept {
 			if d.Digest == desc.Digest {
@@ -478,7 +514,7 @@ func setTag(idx *ocispec.Index, desc ocispec.Descriptor, ref *reference.Ref) {
 	}
 	for dg := range orphans {
 		if !present(kept, dg) {
-			kept = append(kept, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: dg, Size: sizeOf(idx.Manifests, dg)})
+			kept = append(kept, untaggedEntry(idx.Manifests, dg))
 		}
 	}
 	idx.Manifests = kept
@@ -493,13 +529,15 @@ func present(ds []ocispec.Descriptor, dg digest.Digest) bool {
 	return false
 }
 
-func sizeOf(ds []ocispec.Descriptor, dg digest.Digest) int64 {
+// untaggedEntry is the entry an image keeps once its last tag is gone: the same
+// manifest, media type and lab annotations, without the name.
+func untaggedEntry(ds []ocispec.Descriptor, dg digest.Digest) ocispec.Descriptor {
 	for _, d := range ds {
 		if d.Digest == dg {
-			return d.Size
+			return ocispec.Descriptor{MediaType: d.MediaType, Digest: dg, Size: d.Size, Annotations: keptAnnotations(d)}
 		}
 	}
-	return 0
+	return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: dg}
 }
 
 // Tag points ref at img.
@@ -531,7 +569,7 @@ func (s *Store) Untag(ref reference.Ref) (last bool, err error) {
 		}
 		if !present(kept, dg) {
 			last = true
-			kept = append(kept, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: dg, Size: sizeOf(idx.Manifests, dg)})
+			kept = append(kept, untaggedEntry(idx.Manifests, dg))
 		}
 		idx.Manifests = kept
 		return nil
@@ -652,15 +690,11 @@ func (s *Store) unpacked(ctx context.Context, l ocispec.Descriptor, diffID diges
 		return "", fmt.Errorf("unpack layer: %w", err)
 	}
 	defer f.Close()
-	var r io.Reader = f
-	if l.MediaType == ocispec.MediaTypeImageLayerGzip || l.MediaType == "application/vnd.docker.image.rootfs.diff.tar.gzip" {
-		zr, err := newGzipReader(f)
-		if err != nil {
-			return "", fmt.Errorf("unpack layer %s: %w", l.Digest, err)
-		}
-		defer zr.Close()
-		r = zr
+	r, done, err := decompressLayer(f)
+	if err != nil {
+		return "", fmt.Errorf("unpack layer %s: %w", l.Digest, err)
 	}
+	defer done()
 	return dir, s.applyInto(ctx, dir, r, diffID)
 }
 
