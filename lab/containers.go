@@ -29,6 +29,8 @@ type runFlags struct {
 	entrypointSet                bool
 	env                          []string
 	limits                       limitFlags
+	capAdd, capDrop, securityOpt []string
+	privileged                   bool
 }
 
 func addRunFlags(fs *pflag.FlagSet) any {
@@ -45,6 +47,10 @@ func addRunFlags(fs *pflag.FlagSet) any {
 	fs.StringVarP(&f.user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "Set environment variables")
 	addLimitFlags(fs, &f.limits)
+	fs.StringSliceVar(&f.capAdd, "cap-add", nil, "Add Linux capabilities (ALL, or names with or without CAP_)")
+	fs.StringSliceVar(&f.capDrop, "cap-drop", nil, "Drop Linux capabilities (ALL, or names with or without CAP_)")
+	fs.BoolVar(&f.privileged, "privileged", false, "Give extended privileges to this container: every capability, no seccomp filter, /proc and /sys unmasked")
+	fs.StringArrayVar(&f.securityOpt, "security-opt", nil, "Security options: seccomp=unconfined, seccomp=FILE.json, no-new-privileges")
 	return f
 }
 
@@ -53,6 +59,7 @@ func (f *runFlags) createOptions(args []string, fs bool) (engine.CreateOptions, 
 		Image: args[0], Name: f.name, WorkingDir: f.workdir, Hostname: f.hostname,
 		User: f.user, AutoRemove: f.rm, Tty: f.tty, OpenStdin: f.interactive,
 		Memory: int64(f.limits.memory), PidsLimit: f.limits.pids, NanoCPUs: int64(f.limits.nanoCPUs),
+		CapAdd: f.capAdd, CapDrop: f.capDrop, Privileged: f.privileged, SecurityOpt: f.securityOpt,
 	}
 	if len(args) > 1 {
 		o.Cmd = args[1:]
