@@ -41,8 +41,10 @@
 // a list (exec form), a string (run by /bin/sh -c) or nil (the image's command).
 // Options of run/create: stdin (string), env (list of "K=V" or map), workdir, name,
 // rm, hostname, user, entrypoint (string or list), timeout (seconds; the container is
-// killed and the call raises), and for create interactive=true. Unknown option names
-// are argument errors.
+// killed and the call raises), memory, pids_limit, cpus, security_opt, cap_add and
+// cap_drop (a string or a list, as the CLI's --security-opt, --cap-add, --cap-drop),
+// privileged (boolean), and for create interactive=true. Unknown option names are
+// argument errors.
 //
 // Container fields: id short_id name image command status exit_code stdout stderr
 // created started finished (whole seconds since the epoch, as os.time(); nil if not
