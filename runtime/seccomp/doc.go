@@ -6,15 +6,15 @@
 //
 // It compiles on the engine's side and hands over plain bytes: the container's init
 // (runtime/proc) only installs them, with seccomp(2), just before it executes the
-// command. The compiler is github.com/elastic/go-seccomp-bpf, pure Go, so lab stays a
-// static binary without cgo and libseccomp. The compiled default filter is kept per
-// process, keyed by the capability set, so a Lua script that runs a thousand
-// containers compiles it once.
+// command. The compiler is lab's own, in pure Go, so lab stays a static binary without
+// cgo and libseccomp: a binary search over the call number (a dozen instructions run
+// per call, where a list of Docker's 370 allowed calls would run hundreds), then each
+// call's rules in the profile's order. System call numbers come from golang.org/x/sys
+// (ztables.go, made by mktables.go). On amd64 the filter also covers i386 binaries, as
+// Docker's does; x32 calls get ENOSYS; another architecture is killed. The test checks
+// the program in golang.org/x/net/bpf's interpreter against the profile itself.
 //
-// What the compiler does not do as libseccomp does, on purpose or for now: the filter
-// is for the machine's own architecture only (a 32-bit binary in an amd64 container
-// gets the default action for every call, where Docker lets i386 calls through);
-// SCMP_CMP_MASKED_EQ is supported for "no bit of the mask set" (all Docker's default
-// profile uses) and "a single bit set"; SCMP_ACT_NOTIFY and a defaultErrnoRet other
-// than EPERM are refused with an error.
+// Compiling Docker's profile takes about half a millisecond of CPU; the result is kept
+// per process and on disk under the store, keyed by the lab executable, the kernel and
+// the capability set, so a container start only reads it.
 package seccomp
