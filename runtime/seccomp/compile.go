@@ -72,10 +72,12 @@ type check struct {
 }
 
 // compile builds the filter. Its shape, per architecture: load the call number, find
-// it by binary search (about eight comparisons for Docker's 370 allowed calls, where a
-// list would walk hundreds), then try the call's rules in the profile's order; a call
-// no rule matches gets the default action, an architecture the filter does not know
-// is killed (libseccomp's default).
+// its run of numbers that end alike by binary search (Docker's 370 allowed calls make
+// about 120 runs on amd64: seven comparisons, where a list would walk hundreds, and a
+// program of ~750 instructions for amd64 and i386 together, which the kernel checks
+// and compiles at every container start), then try the call's rules in the profile's
+// order; a call no rule matches gets the default action, an architecture the filter
+// does not know is killed (libseccomp's default).
 func compile(lp *specs.LinuxSeccomp) (Program, error) {
 	archs, err := arches()
 	if err != nil {
@@ -130,7 +132,7 @@ func compile(lp *specs.LinuxSeccomp) (Program, error) {
 				merged = append(merged, c)
 			}
 		}
-		root := a.tree(merged, def)
+		root := a.tree(spans(merged, def), def)
 		if archs[i].x32 {
 			// x32 calls are the x86-64 numbers with bit 30 set.
 			enosys := a.stmt(unix.BPF_RET|unix.BPF_K, unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS))
@@ -189,28 +191,57 @@ func (a *asm) jump(code uint16, k uint32, jt, jf int) int {
 	return a.here()
 }
 
-// tree places a binary search over nrs (sorted) with each call's rules at its leaves,
-// and returns its first instruction. The accumulator holds the call number.
-func (a *asm) tree(calls []call, def uint32) int {
-	const leaf = 4
-	if len(calls) <= leaf {
-		// Each call's rules next to the comparisons that lead to them, then the
-		// comparisons, the last falling through to the default.
-		miss := a.stmt(unix.BPF_RET|unix.BPF_K, def)
-		var blocks [leaf]int
-		for i := len(calls) - 1; i >= 0; i-- {
-			blocks[i] = a.rules(calls[i].rules, def)
+// A span is a run of call numbers, lo to hi, that all end alike: in one action, or
+// (a single call with checks on its arguments) in that call's rules.
+type span struct {
+	lo, hi uint32
+	ret    uint32 // when rules is nil
+	rules  []rule
+}
+
+// spans covers every call number: the calls the profile names, each run of numbers
+// with the same unconditional action merged (Docker's profile allows long runs), and
+// the numbers in between given the default.
+func spans(calls []call, def uint32) []span {
+	var out []span
+	add := func(s span) {
+		if n := len(out); n > 0 && s.rules == nil && out[n-1].rules == nil && out[n-1].ret == s.ret {
+			out[n-1].hi = s.hi
+			return
 		}
-		next := miss
-		for i := len(calls) - 1; i >= 0; i-- {
-			next = a.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, calls[i].nr, blocks[i], next)
-		}
-		return next
+		out = append(out, s)
 	}
-	mid := len(calls) / 2
-	right := a.tree(calls[mid:], def)
-	left := a.tree(calls[:mid], def)
-	return a.jump(unix.BPF_JMP|unix.BPF_JGE|unix.BPF_K, calls[mid].nr, right, left)
+	next := uint32(0)
+	for _, c := range calls {
+		if c.nr > next {
+			add(span{lo: next, hi: c.nr - 1, ret: def})
+		}
+		s := span{lo: c.nr, hi: c.nr, rules: c.rules}
+		if len(c.rules[0].checks) == 0 {
+			s = span{lo: c.nr, hi: c.nr, ret: c.rules[0].action}
+		}
+		add(s)
+		next = c.nr + 1
+	}
+	if next != 0 { // not wrapped around
+		add(span{lo: next, hi: ^uint32(0), ret: def})
+	}
+	return out
+}
+
+// tree places a binary search over spans (in order, covering every number) and returns
+// its first instruction. The accumulator holds the call number.
+func (a *asm) tree(ss []span, def uint32) int {
+	if len(ss) == 1 {
+		if ss[0].rules == nil {
+			return a.stmt(unix.BPF_RET|unix.BPF_K, ss[0].ret)
+		}
+		return a.rules(ss[0].rules, def)
+	}
+	mid := len(ss) / 2
+	right := a.tree(ss[mid:], def)
+	left := a.tree(ss[:mid], def)
+	return a.jump(unix.BPF_JMP|unix.BPF_JGE|unix.BPF_K, ss[mid].lo, right, left)
 }
 
 // rules places a call's rules in order: the first whose checks all hold gives its
