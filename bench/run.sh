@@ -145,6 +145,8 @@ row() { ROWS+=("| $1 | $2 | $3 | $4 | $5 |"); }
 # --- 1. one container --------------------------------------------------------------
 job lab "$LAB run --rm busybox /bin/true"
 job floor "unshare --mount --pid --uts --ipc --net --fork chroot $ROOTFS /bin/true"
+# What the seccomp filter costs a start: the same run without it.
+job lab_unconfined "$LAB run --rm --security-opt seccomp=unconfined busybox /bin/true"
 if [ "$($GO env CGO_ENABLED)" = 1 ]; then
 	# bin/lab links the C library (os/user, net): show what a static build would give.
 	CGO_ENABLED=0 $GO build -o "$WORK/lab-static" .
@@ -154,6 +156,7 @@ fi
 [ -z "$PODMAN_OK" ] || job podman "$PODMAN busybox /bin/true"
 timeall
 row '`lab run --rm busybox /bin/true`' "$(ms "${M[lab]}")" "floor \`unshare -mpuin --fork chroot\`: $(ms "${M[floor]}")" "lab/floor $(ratio "${M[lab]}" "${M[floor]}")" '≤ 2'
+row '' '' "same, \`--security-opt seccomp=unconfined\` (no filter): $(ms "${M[lab_unconfined]}")" "default/unconfined $(ratio "${M[lab]}" "${M[lab_unconfined]}")" ''
 if [ -n "${M[lab_static]:-}" ]; then
 	row '' '' "same, lab built with CGO_ENABLED=0: $(ms "${M[lab_static]}")" "static/floor $(ratio "${M[lab_static]}" "${M[floor]}")" ''
 fi
@@ -282,6 +285,10 @@ if [ "${BENCH_GO:-1}" != 0 ]; then
 	row 'commit: one changed file over a 100 MB image' "median $(metric BenchmarkCommitOneFile median-ms) ms" '' '' '≤ 5 ms'
 	row 'commit: container that wrote 100 MB' "$(metric BenchmarkCommit100MB median-MB/s) MB/s (median $(metric BenchmarkCommit100MB median-ms) ms)" '' '' '≥ 1024 MB/s'
 	row 'import of a 100 MB rootfs tar in process' "$(metric BenchmarkImport100MB median-MB/s) MB/s (median $(metric BenchmarkImport100MB median-ms) ms)" '' '' ''
+	log "go test -bench (runtime/seccomp)"
+	$GO test -run '^$' -count 1 -bench . -benchtime 200x ./runtime/seccomp/ | tee "$BENCH_OUT" >&2
+	row "seccomp: compiling Docker's default profile" "$(awk -v n="$(metric BenchmarkCompileDefault ns/op)" 'BEGIN { printf "%.2f ms", n / 1e6 }')" \
+		"reading it from the store's cache: $(awk -v n="$(metric BenchmarkDefaultCached ns/op)" 'BEGIN { printf "%.1f µs", n / 1e3 }')" '' ''
 else
 	NOTES+=("Go benchmarks (commit, in-process run and import) skipped: BENCH_GO=0.")
 fi

@@ -33,6 +33,8 @@ type runFlags struct {
 	// noSigProxy is --sig-proxy=false: signals sent to lab are not relayed, so they end
 	// lab (and with it the container, which must not outlive it) instead.
 	noSigProxy bool
+	capAdd, capDrop, securityOpt []string
+	privileged                   bool
 }
 
 func addRunFlags(fs *pflag.FlagSet) any {
@@ -55,6 +57,10 @@ func addRunFlags(fs *pflag.FlagSet) any {
 	fs.Var(negBool{&f.noSigProxy}, "sig-proxy", "Proxy received signals to the process")
 	fs.Lookup("sig-proxy").NoOptDefVal = "true"
 	fs.Lookup("sig-proxy").DefValue = "true"
+	fs.StringSliceVar(&f.capAdd, "cap-add", nil, "Add Linux capabilities (ALL, or names with or without CAP_)")
+	fs.StringSliceVar(&f.capDrop, "cap-drop", nil, "Drop Linux capabilities (ALL, or names with or without CAP_)")
+	fs.BoolVar(&f.privileged, "privileged", false, "Give extended privileges to this container: every capability, no seccomp filter, /proc and /sys unmasked")
+	fs.StringArrayVar(&f.securityOpt, "security-opt", nil, "Security options: seccomp=unconfined, seccomp=FILE.json, no-new-privileges")
 	return f
 }
 
@@ -83,6 +89,7 @@ func (f *runFlags) createOptions(args []string) (engine.CreateOptions, error) {
 		Image: args[0], Name: f.name, WorkingDir: f.workdir, Hostname: f.hostname,
 		User: f.user, AutoRemove: f.rm, Tty: f.tty, OpenStdin: f.interactive,
 		Memory: int64(f.limits.memory), PidsLimit: f.limits.pids, NanoCPUs: int64(f.limits.nanoCPUs),
+		CapAdd: f.capAdd, CapDrop: f.capDrop, Privileged: f.privileged, SecurityOpt: f.securityOpt,
 	}
 	if len(args) > 1 {
 		o.Cmd = args[1:]

@@ -62,7 +62,9 @@
 // rm, hostname, user, entrypoint (string or list), timeout (seconds; the container is
 // killed and the call raises), tty, detach, memory (bytes or "64m"), pids_limit, cpus
 // (a fraction of CPUs), pull ("missing", "always" or "never"; scripts never pull unless
-// asked), and for create interactive=true. spawn takes env, workdir,
+// asked), security_opt, cap_add and cap_drop (a string or a list, as the CLI's
+// --security-opt, --cap-add, --cap-drop), privileged (boolean), and for create
+// interactive=true. spawn takes env, workdir,
 // name, rm, hostname, user, entrypoint, tty, rows, cols, memory, pids_limit, cpus.
 // Unknown option names are argument errors. Relative host paths (import, export,
 // build's context and dockerfile, read_file, fixture) resolve against the script's

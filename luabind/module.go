@@ -149,7 +149,7 @@ func historyTable(t *lua.LTable) string {
 	return strings.TrimSuffix(buf.String(), "\n")
 }
 
-var runOptions = []string{"stdin", "env", "workdir", "name", "rm", "hostname", "user", "entrypoint", "timeout", "tty", "detach", "memory", "pids_limit", "cpus", "pull"}
+var runOptions = []string{"stdin", "env", "workdir", "name", "rm", "hostname", "user", "entrypoint", "timeout", "tty", "detach", "memory", "pids_limit", "cpus", "pull", "security_opt", "cap_add", "cap_drop", "privileged"}
 
 // createOptions reads run/create's (image, cmd, opts) arguments.
 func (b *binding) createOptions(L *lua.LState, allowed []string) (engine.CreateOptions, *lua.LTable, *string) {
@@ -166,6 +166,12 @@ func (b *binding) createOptions(L *lua.LState, allowed []string) (engine.CreateO
 		co.Entrypoint = &ep
 	}
 	co.Memory, co.PidsLimit, co.NanoCPUs = limitOptions(L, 3, t)
+	// As the CLI's --security-opt, --cap-add, --cap-drop, --privileged; each list may
+	// also be a single string.
+	co.SecurityOpt = optStringList(L, 3, t, "security_opt")
+	co.CapAdd = optStringList(L, 3, t, "cap_add")
+	co.CapDrop = optStringList(L, 3, t, "cap_drop")
+	co.Privileged = optBool(L, 3, t, "privileged")
 	// run and create capture output; a terminal belongs to lab.spawn's sessions.
 	co.Tty = optBool(L, 3, t, "tty")
 	if co.Tty && !slices.Contains(allowed, "rows") {

@@ -64,7 +64,7 @@ func (s *session) finish(rec *container.Container, err error) {
 	s.mu.Unlock()
 }
 
-var spawnOptions = []string{"env", "workdir", "name", "rm", "hostname", "user", "entrypoint", "tty", "rows", "cols", "memory", "pids_limit", "cpus"}
+var spawnOptions = []string{"env", "workdir", "name", "rm", "hostname", "user", "entrypoint", "tty", "rows", "cols", "memory", "pids_limit", "cpus", "security_opt", "cap_add", "cap_drop", "privileged"}
 
 // spawn is lab.spawn(image, cmd, opts): start a container and return at once with a
 // Session. The container is not tied to the calling statement's context (a REPL line

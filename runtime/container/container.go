@@ -28,6 +28,13 @@ type Config struct {
 	Memory    int64 `json:"Memory,omitempty"`    // bytes
 	PidsLimit int64 `json:"PidsLimit,omitempty"` // processes
 	NanoCPUs  int64 `json:"NanoCpus,omitempty"`  // billionths of a CPU
+	// Security, as docker inspect shows it under HostConfig: capability names
+	// normalized (CAP_ prefix, upper case, or ALL); a seccomp=FILE option holds the
+	// file's JSON, read at create time.
+	CapAdd      []string `json:"CapAdd,omitempty"`
+	CapDrop     []string `json:"CapDrop,omitempty"`
+	Privileged  bool     `json:"Privileged,omitempty"`
+	SecurityOpt []string `json:"SecurityOpt,omitempty"`
 }
 
 // State is what happened to the container so far.

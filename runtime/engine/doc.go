@@ -22,6 +22,8 @@
 //	lock                       serialises index.json updates between lab processes
 //	buildcache/<key>.json      build cache (runtime/build): parent image + step -> the
 //	                           image it made, whose blobs may be in no indexed image
+//	seccomp/<hex>.bpf          compiled default seccomp filters (runtime/seccomp), one per
+//	                           capability set; a cache, checked and rewritten when stale
 //
 // Writes follow one rule: data first, then the thing that names it, each replaced
 // atomically (temp + fsync + rename), so a crash leaves at worst unreferenced data.

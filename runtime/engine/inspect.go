@@ -26,7 +26,9 @@ func (e *Engine) InspectContainer(c *container.Container) map[string]any {
 		"Driver":       "overlay",
 		"Platform":     "linux",
 		"HostConfig": map[string]any{"AutoRemove": c.Config.AutoRemove, "NetworkMode": "none",
-			"Memory": c.Config.Memory, "PidsLimit": c.Config.PidsLimit, "NanoCpus": c.Config.NanoCPUs},
+			"Memory": c.Config.Memory, "PidsLimit": c.Config.PidsLimit, "NanoCpus": c.Config.NanoCPUs,
+			"CapAdd": c.Config.CapAdd, "CapDrop": c.Config.CapDrop, "Privileged": c.Config.Privileged,
+			"SecurityOpt": c.Config.SecurityOpt},
 		"GraphDriver": map[string]any{"Name": "overlay", "Data": map[string]any{
 			"UpperDir": e.Containers.UpperDir(c.ID), "WorkDir": e.Containers.WorkDir(c.ID),
 		}},

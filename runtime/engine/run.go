@@ -37,6 +37,11 @@ type CreateOptions struct {
 	Memory    int64 // bytes
 	PidsLimit int64
 	NanoCPUs  int64 // billionths of a CPU
+	// Security (docker run --cap-add, --cap-drop, --privileged, --security-opt).
+	CapAdd      []string
+	CapDrop     []string
+	Privileged  bool
+	SecurityOpt []string // seccomp=unconfined, seccomp=FILE.json or its JSON, no-new-privileges[=BOOL]
 }
 
 const hostsFile = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
@@ -50,6 +55,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 // create makes the container, with its run lock held when locked.
 func (e *Engine) create(o CreateOptions, locked bool) (*container.Container, func(), error) {
 	if err := checkLimits(o); err != nil {
+		return nil, nil, &ExitError{Code: 125, Err: err}
+	}
+	if err := checkSecurity(&o); err != nil {
 		return nil, nil, &ExitError{Code: 125, Err: err}
 	}
 	img, err := e.Images.Get(o.Image)
@@ -103,6 +111,7 @@ func (e *Engine) create(o CreateOptions, locked bool) (*container.Container, fun
 			Tty: o.Tty, OpenStdin: o.OpenStdin, AutoRemove: o.AutoRemove,
 			Entrypoint: entry, Cmd: cmd,
 			Memory: o.Memory, PidsLimit: o.PidsLimit, NanoCPUs: o.NanoCPUs,
+			CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged, SecurityOpt: o.SecurityOpt,
 		},
 		State: container.State{Status: container.Created},
 	}
@@ -358,19 +367,27 @@ func (e *Engine) spec(ctx context.Context, c *container.Container) (*proc.Spec, 
 	if err != nil {
 		return nil, err
 	}
+	caps, filter, nnp, err := e.confinement(c)
+	if err != nil {
+		return nil, err
+	}
 	dir := e.Containers.Dir(c.ID)
 	return &proc.Spec{
-		Rootfs:   e.Containers.RootfsDir(c.ID),
-		Lower:    append([]string{initDir}, lowers...),
-		Upper:    e.Containers.UpperDir(c.ID),
-		Work:     e.Containers.WorkDir(c.ID),
-		Hostname: c.Config.Hostname,
-		Binds:    []proc.Bind{{Source: dir + "/hostname", Target: "/etc/hostname"}, {Source: dir + "/hosts", Target: "/etc/hosts"}},
-		Args:     append([]string{c.Path}, c.Args...),
-		Env:      processEnv(c),
-		Cwd:      c.Config.WorkingDir,
-		User:     c.Config.User,
-		Volatile: c.Config.AutoRemove,
+		Rootfs:     e.Containers.RootfsDir(c.ID),
+		Lower:      append([]string{initDir}, lowers...),
+		Upper:      e.Containers.UpperDir(c.ID),
+		Work:       e.Containers.WorkDir(c.ID),
+		Hostname:   c.Config.Hostname,
+		Binds:      []proc.Bind{{Source: dir + "/hostname", Target: "/etc/hostname"}, {Source: dir + "/hosts", Target: "/etc/hosts"}},
+		Args:       append([]string{c.Path}, c.Args...),
+		Env:        processEnv(c),
+		Cwd:        c.Config.WorkingDir,
+		User:       c.Config.User,
+		Volatile:   c.Config.AutoRemove,
+		Caps:       caps,
+		Privileged: c.Config.Privileged,
+		NoNewPrivs: nnp,
+		Seccomp:    filter,
 	}, nil
 }
 

@@ -27,28 +27,23 @@ var maskedPaths = []string{
 // readonlyPaths are Docker's: host-wide kernel settings that stay readable.
 var readonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 
-// defaultCaps is Docker's default capability set; everything else is dropped from the
-// bounding set, so no exec (setuid or file capabilities included) can regain it.
-var defaultCaps = []uintptr{
-	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FSETID, unix.CAP_FOWNER, unix.CAP_MKNOD,
-	unix.CAP_NET_RAW, unix.CAP_SETGID, unix.CAP_SETUID, unix.CAP_SETFCAP, unix.CAP_SETPCAP,
-	unix.CAP_NET_BIND_SERVICE, unix.CAP_SYS_CHROOT, unix.CAP_KILL, unix.CAP_AUDIT_WRITE,
-}
-
 // harden runs in the init after pivot_root, while it still has every capability, and
-// before it switches to the container's user.
-func harden() error {
+// before it switches to the container's user. A privileged container, as on Docker,
+// sees /proc unmasked.
+func harden(s *Spec) error {
 	if err := devNodev(); err != nil {
 		return err
 	}
-	for _, p := range maskedPaths {
-		if err := maskPath(p); err != nil {
-			return err
+	if !s.Privileged {
+		for _, p := range maskedPaths {
+			if err := maskPath(p); err != nil {
+				return err
+			}
 		}
-	}
-	for _, p := range readonlyPaths {
-		if err := readonlyPath(p); err != nil {
-			return err
+		for _, p := range readonlyPaths {
+			if err := readonlyPath(p); err != nil {
+				return err
+			}
 		}
 	}
 	// CVE-2024-21626: a descriptor the init inherited or opened (the Go runtime's own,
@@ -59,7 +54,7 @@ func harden() error {
 			return fmt.Errorf("close inherited descriptors: %w", err)
 		}
 	}
-	return dropCapabilities()
+	return nil
 }
 
 // devNodev stops a container from reaching a host device through a node it makes
@@ -158,15 +153,16 @@ func cloexecFrom(min int) error {
 	return nil
 }
 
-// dropCapabilities shrinks the bounding set to Docker's defaults and sets the
+// dropCapabilities shrinks the bounding set to caps (everything else is dropped from
+// it, so no exec, setuid or file capabilities included, can regain it) and sets the
 // permitted and effective sets to the same; inheritable and ambient stay empty
 // (CVE-2022-24769). Capabilities belong to a thread: this runs on the init's locked
 // thread, the one that execs. The container's user, set afterwards, keeps none of
 // them unless it is root.
-func dropCapabilities() error {
+func dropCapabilities(caps []int) error {
 	keep := map[uintptr]bool{}
-	for _, c := range defaultCaps {
-		keep[c] = true
+	for _, c := range caps {
+		keep[uintptr(c)] = true
 	}
 	last := uintptr(unix.CAP_LAST_CAP)
 	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
@@ -185,12 +181,17 @@ func dropCapabilities() error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
-	var data [2]unix.CapUserData
-	for _, c := range defaultCaps {
-		data[c/32].Effective |= 1 << (c % 32)
-		data[c/32].Permitted |= 1 << (c % 32)
-	}
+	// A capability lab itself lacks (root on some hosts has no CAP_SYS_RESOURCE) cannot
+	// be given: --privileged and --cap-add ALL mean all that lab has.
+	var have, data [2]unix.CapUserData
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	if err := unix.Capget(&hdr, &have[0]); err != nil {
+		return fmt.Errorf("get capabilities: %w", err)
+	}
+	for _, c := range caps {
+		data[c/32].Effective |= 1 << (c % 32) & have[c/32].Permitted
+		data[c/32].Permitted |= 1 << (c % 32) & have[c/32].Permitted
+	}
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("set capabilities: %w", err)
 	}

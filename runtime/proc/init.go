@@ -40,7 +40,13 @@ func Init() {
 	if err := loopbackUp(); err != nil {
 		fail(125, "bring up loopback: %v", err)
 	}
-	if err := harden(); err != nil {
+	if err := harden(&spec); err != nil {
+		fail(125, "harden container: %v", err)
+	}
+	if err := confine(&spec, false); err != nil {
+		fail(125, "%v", err)
+	}
+	if err := dropCapabilities(spec.Caps); err != nil {
 		fail(125, "harden container: %v", err)
 	}
 	if err := setUser(spec.User); err != nil {
@@ -59,6 +65,9 @@ func Init() {
 	path, code, err := lookPath(spec.Args[0], spec.Env)
 	if err != nil {
 		fail(code, "exec: %q: %v", spec.Args[0], err)
+	}
+	if err := confine(&spec, true); err != nil {
+		fail(125, "%v", err)
 	}
 	err = unix.Exec(path, spec.Args, spec.Env)
 	switch {

@@ -107,7 +107,11 @@ func setupRootfs(s *Spec) error {
 			return fmt.Errorf("bind /dev/console: %w", err)
 		}
 	}
-	if err := mountAt(root, "/sys", "sysfs", "sysfs", unix.MS_RDONLY|nosuidNodevNoexec, ""); err != nil {
+	sysFlags := uintptr(unix.MS_RDONLY | nosuidNodevNoexec)
+	if s.Privileged {
+		sysFlags &^= unix.MS_RDONLY // as on Docker
+	}
+	if err := mountAt(root, "/sys", "sysfs", "sysfs", sysFlags, ""); err != nil {
 		return err
 	}
 	for _, b := range s.Binds {

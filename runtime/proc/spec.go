@@ -16,6 +16,18 @@ type Spec struct {
 	// Volatile mounts the overlay without syncs (--rm: the upper dir dies with the
 	// container, so unmounting it need not flush the host's whole filesystem first).
 	Volatile bool
+	// Caps are the capability numbers the command keeps (its bounding, permitted and
+	// effective sets): Docker's defaults changed by --cap-add/--cap-drop, or all.
+	Caps []int
+	// Privileged leaves /proc and /sys unmasked and /sys writable (docker run
+	// --privileged); the caller also gives every capability and no seccomp filter.
+	Privileged bool
+	// NoNewPrivs sets no_new_privs before exec: setuid and file capabilities can no
+	// longer raise the command's privileges (--security-opt no-new-privileges).
+	NoNewPrivs bool
+	// Seccomp is the compiled filter, struct sock_filter entries in the machine's byte
+	// order (see runtime/seccomp); nil runs the command unconfined.
+	Seccomp []byte
 }
 
 // Bind mounts host file Source at container path Target.
