@@ -162,6 +162,9 @@ true`)
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The fallback init, lab itself (here the test binary), is what this probe
+		// runs; lab-init's own protection is tested in runtime/proc.
+		t.Setenv("LAB_INIT", self)
 		before := fileHash(t, self)
 		libs, err := sharedLibs(t, self)
 		if err != nil {
@@ -217,7 +220,8 @@ func exeProbe() int {
 // sharedLibs returns a layer holding the shared libraries bin needs (none for a
 // static binary), so that it can run inside a busybox image.
 func sharedLibs(t *testing.T, bin string) ([]byte, error) {
-	out, err := exec.Command("ldd", bin).Output()
+	// ldd says "not a dynamic executable" on stderr, with status 1, for a static one.
+	out, err := exec.Command("ldd", bin).CombinedOutput()
 	if err != nil && !bytes.Contains(out, []byte("not a dynamic")) {
 		return nil, fmt.Errorf("ldd: %v", err)
 	}
