@@ -99,7 +99,12 @@ func (s *Store) Create(c *Container, files map[string][]byte) error {
 			os.RemoveAll(tmp)
 		}
 	}()
+	// An --rm container's filesystem lives on a tmpfs inside it (proc.Spec.Scratch):
+	// on disk it is only records.
 	for _, d := range []string{"upper", "work", "rootfs"} {
+		if c.Config.AutoRemove {
+			break
+		}
 		if err := os.Mkdir(filepath.Join(tmp, d), 0o755); err != nil {
 			return fmt.Errorf("create container: %w", err)
 		}

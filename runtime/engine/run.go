@@ -92,7 +92,12 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 	if c.Config.Hostname == "" {
 		c.Config.Hostname = c.ShortID()
 	}
-	files := map[string][]byte{"hostname": []byte(c.Config.Hostname + "\n"), "hosts": []byte(hostsFile)}
+	var files map[string][]byte
+	if !c.Config.AutoRemove {
+		// An --rm container gets these (and its writable layer) on a tmpfs of its
+		// own when it starts (spec): on disk it has only its records.
+		files = map[string][]byte{"hostname": []byte(c.Config.Hostname + "\n"), "hosts": []byte(hostsFile)}
+	}
 	if err := e.Containers.Create(c, files); err != nil {
 		return nil, &ExitError{Code: 125, Err: err}
 	}
@@ -307,7 +312,7 @@ func (e *Engine) spec(ctx context.Context, c *container.Container) (*proc.Spec, 
 		return nil, err
 	}
 	dir := e.Containers.Dir(c.ID)
-	return &proc.Spec{
+	s := &proc.Spec{
 		Rootfs:   e.Containers.RootfsDir(c.ID),
 		Lower:    append([]string{initDir}, lowers...),
 		Upper:    e.Containers.UpperDir(c.ID),
@@ -319,7 +324,15 @@ func (e *Engine) spec(ctx context.Context, c *container.Container) (*proc.Spec, 
 		Cwd:      c.Config.WorkingDir,
 		User:     c.Config.User,
 		Volatile: c.Config.AutoRemove,
-	}, nil
+	}
+	if c.Config.AutoRemove {
+		// The writable layer of a container that is removed when it ends lives on a
+		// tmpfs inside it (its dir is covered in its own mount namespace only): no
+		// inode of it is made or deleted on disk, and it cannot outlive the container.
+		s.Scratch = dir
+		s.ScratchFiles = map[string]string{"hostname": c.Config.Hostname + "\n", "hosts": hostsFile}
+	}
+	return s, nil
 }
 
 // Run is create + start + wait (+ remove with AutoRemove), like `docker run`.

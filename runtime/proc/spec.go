@@ -16,6 +16,13 @@ type Spec struct {
 	// Volatile mounts the overlay without syncs (--rm: the upper dir dies with the
 	// container, so unmounting it need not flush the host's whole filesystem first).
 	Volatile bool
+	// Scratch, when set, is a host directory the init covers with a tmpfs in the
+	// container's own mount namespace before anything else; Rootfs, Upper, Work (and
+	// ScratchFiles) are then made inside it. An --rm container's writable layer lives
+	// there: nothing of it touches the disk, and it goes with the last process of the
+	// container, however that ends.
+	Scratch      string
+	ScratchFiles map[string]string // path (inside Scratch) -> content, e.g. hostname
 }
 
 // Bind mounts host file Source at container path Target.
