@@ -9,10 +9,17 @@ DEMO_ROOT ?= /tmp/lab-demo
 
 .PHONY: build deps test demo lint bench fuzz compare clean
 
-build: bin/lab bin/lab-init
+build: bin/lab bin/lab-full bin/lab-init
 
-bin/lab: $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
-	$(GO) build -o bin/lab .
+# Two builds of one main: bin/lab is lean (-tags lean: no Lua, REPL, lab test or lab
+# build, so none of gopher-lua, readline, BuildKit's parser or protobuf is loaded and
+# initialised when a container starts) and hands those over to bin/lab-full beside it.
+GOSRC := $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
+bin/lab: $(GOSRC)
+	$(GO) build -tags lean -o bin/lab .
+
+bin/lab-full: $(GOSRC)
+	$(GO) build -o bin/lab-full .
 
 # The container init lab starts (it looks for it next to itself): only the init side
 # of runtime/proc, so it starts several times faster than lab re-executed would.
