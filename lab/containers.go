@@ -425,11 +425,15 @@ func cmdPs(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	cs, err := e.Containers.List()
+	n := f.last
+	list := e.Containers.List
+	if !f.all && !f.latest && n < 0 {
+		list = e.Containers.ListRunning
+	}
+	cs, err := list()
 	if err != nil {
 		return err
 	}
-	n := f.last
 	if f.latest {
 		n = 1
 	}

@@ -40,12 +40,18 @@ const hostsFile = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopba
 
 // Create makes a container from an image without starting it.
 func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Container, error) {
+	c, _, err := e.create(ctx, o)
+	return c, err
+}
+
+// create is Create that also returns the image, which a run needs again to start.
+func (e *Engine) create(ctx context.Context, o CreateOptions) (*container.Container, *image.Image, error) {
 	if err := checkLimits(o); err != nil {
-		return nil, &ExitError{Code: 125, Err: err}
+		return nil, nil, &ExitError{Code: 125, Err: err}
 	}
 	img, err := e.Images.Get(o.Image)
 	if err != nil {
-		return nil, &ExitError{Code: 125, Err: err}
+		return nil, nil, &ExitError{Code: 125, Err: err}
 	}
 	ic := img.Config.Config
 	entry := ic.Entrypoint
@@ -60,7 +66,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 	}
 	argv := append(append([]string{}, entry...), cmd...)
 	if len(argv) == 0 {
-		return nil, &ExitError{Code: 125, Err: errors.New("no command specified")}
+		return nil, nil, &ExitError{Code: 125, Err: errors.New("no command specified")}
 	}
 	env := mergeEnv(ic.Env, o.Env)
 	wd := o.WorkingDir
@@ -68,7 +74,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 		wd = ic.WorkingDir
 	}
 	if wd != "" && !strings.HasPrefix(wd, "/") {
-		return nil, &ExitError{Code: 125, Err: fmt.Errorf("the working directory '%s' is invalid, it needs to be an absolute path", wd)}
+		return nil, nil, &ExitError{Code: 125, Err: fmt.Errorf("the working directory '%s' is invalid, it needs to be an absolute path", wd)}
 	}
 	user := o.User
 	if user == "" {
@@ -99,9 +105,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Contai
 		files = map[string][]byte{"hostname": []byte(c.Config.Hostname + "\n"), "hosts": []byte(hostsFile)}
 	}
 	if err := e.Containers.Create(c, files); err != nil {
-		return nil, &ExitError{Code: 125, Err: err}
+		return nil, nil, &ExitError{Code: 125, Err: err}
 	}
-	return c, nil
+	return c, img, nil
 }
 
 // mergeEnv overrides image variables with user ones, keeping the image's order.
@@ -166,15 +172,16 @@ func (e *Engine) Start(ctx context.Context, ref string, o StartOptions) (*contai
 	if err != nil {
 		return nil, &ExitError{Code: 125, Err: err}
 	}
-	return e.start(ctx, c, o)
+	return e.start(ctx, c, nil, o)
 }
 
-func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptions) (*container.Container, error) {
+// start runs c; img is its image when the caller has it at hand (nil: look it up).
+func (e *Engine) start(ctx context.Context, c *container.Container, img *image.Image, o StartOptions) (*container.Container, error) {
 	unlock, err := e.Containers.Lock(c.ID)
 	if err != nil {
 		return nil, &ExitError{Code: 125, Err: err}
 	}
-	got, err := e.startLocked(ctx, c, o)
+	got, err := e.startLocked(ctx, c, img, o)
 	if c.Config.AutoRemove {
 		// Gone however the start ended, like --rm on Docker, and before the lock is
 		// released so that nobody can start it again meanwhile; the record returned
@@ -188,8 +195,8 @@ func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptio
 }
 
 // startLocked runs c while the caller holds its run lock.
-func (e *Engine) startLocked(ctx context.Context, c *container.Container, o StartOptions) (*container.Container, error) {
-	spec, err := e.spec(ctx, c)
+func (e *Engine) startLocked(ctx context.Context, c *container.Container, img *image.Image, o StartOptions) (*container.Container, error) {
+	spec, err := e.spec(ctx, c, img)
 	if err != nil {
 		return nil, &ExitError{Code: 125, Err: err}
 	}
@@ -298,10 +305,12 @@ func (e *Engine) startLocked(ctx context.Context, c *container.Container, o Star
 
 // spec assembles what the init needs: the layer stack, the container's own dirs and
 // the process it runs.
-func (e *Engine) spec(ctx context.Context, c *container.Container) (*proc.Spec, error) {
-	img, err := e.Images.Get(c.Image)
-	if err != nil {
-		return nil, fmt.Errorf("image of container %s: %w", c.ShortID(), err)
+func (e *Engine) spec(ctx context.Context, c *container.Container, img *image.Image) (*proc.Spec, error) {
+	if img == nil || img.ID.String() != c.Image {
+		var err error
+		if img, err = e.Images.Get(c.Image); err != nil {
+			return nil, fmt.Errorf("image of container %s: %w", c.ShortID(), err)
+		}
 	}
 	lowers, err := e.Images.LayerDirs(ctx, img)
 	if err != nil {
@@ -337,11 +346,11 @@ func (e *Engine) spec(ctx context.Context, c *container.Container) (*proc.Spec, 
 
 // Run is create + start + wait (+ remove with AutoRemove), like `docker run`.
 func (e *Engine) Run(ctx context.Context, co CreateOptions, so StartOptions) (*container.Container, error) {
-	c, err := e.Create(ctx, co)
+	c, img, err := e.create(ctx, co)
 	if err != nil {
 		return nil, err
 	}
-	return e.start(ctx, c, so)
+	return e.start(ctx, c, img, so)
 }
 
 // logWriter keeps a container's output as JSON lines, one per write, tagged with the

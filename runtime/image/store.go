@@ -156,6 +156,42 @@ func (s *Store) updateThen(fn func(*ocispec.Index) error, after func() error) er
 
 func refName(d ocispec.Descriptor) string { return d.Annotations[ocispec.AnnotationRefName] }
 
+// AnnotationID on an index entry is the image's ID (its config's digest), so that a
+// lookup by ID or ID prefix reads index.json alone, however many images there are.
+// Entries written before it existed are resolved by reading their manifests.
+const AnnotationID = "lab.image.id"
+
+// imageID is the ID an index entry names: from its annotation, else its manifest.
+func (s *Store) imageID(d ocispec.Descriptor) (digest.Digest, error) {
+	if id := d.Annotations[AnnotationID]; id != "" {
+		return digest.Digest(id), nil
+	}
+	mb, err := s.readBlob(d.Digest)
+	if err != nil {
+		return "", fmt.Errorf("load manifest: %w", err)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(mb, &m); err != nil {
+		return "", fmt.Errorf("load manifest %s: %w", d.Digest, err)
+	}
+	return m.Config.Digest, nil
+}
+
+// untaggedEntry is dg's entry without a tag, keeping what else the index knew of it.
+func untaggedEntry(ds []ocispec.Descriptor, dg digest.Digest) ocispec.Descriptor {
+	nd := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: dg}
+	for _, d := range ds {
+		if d.Digest == dg {
+			nd.Size = d.Size
+			if id := d.Annotations[AnnotationID]; id != "" {
+				nd.Annotations = map[string]string{AnnotationID: id}
+			}
+			break
+		}
+	}
+	return nd
+}
+
 // List returns every image, tags gathered, newest first.
 func (s *Store) List() ([]*Image, error) {
 	// Readers take no lock. Another process's rmi may delete an image's blobs between
@@ -247,7 +283,7 @@ func (s *Store) load(d ocispec.Descriptor) (*Image, error) {
 
 // Get finds an image by reference ("busybox", "busybox:1") or by ID or unique ID prefix
 // ("sha256:3f5…", "3f5…"), as Docker resolves them. It reads only what it needs: the
-// index, then the manifests (for an ID) and the one image's config.
+// index (whose entries carry their image's ID) and the one image's manifest and config.
 func (s *Store) Get(ref string) (*Image, error) {
 	for attempt := 0; ; attempt++ {
 		img, err := s.get(ref)
@@ -298,26 +334,26 @@ func (s *Store) get(ref string) (*Image, error) {
 			continue
 		}
 		seen[d.Digest] = true
-		mb, err := s.readBlob(d.Digest)
+		id, err := s.imageID(d)
 		if err != nil {
-			return nil, fmt.Errorf("load manifest: %w", err)
+			return nil, err
 		}
-		var m ocispec.Manifest
-		if err := json.Unmarshal(mb, &m); err != nil {
-			return nil, fmt.Errorf("load manifest %s: %w", d.Digest, err)
-		}
-		if !strings.HasPrefix(m.Config.Digest.Encoded(), hex) {
+		if !strings.HasPrefix(id.Encoded(), hex) {
 			continue
 		}
-		if found != nil && foundID != m.Config.Digest {
+		if found != nil && foundID != id {
 			return nil, fmt.Errorf("%w: %s", ErrAmbiguous, ref)
 		}
-		found, foundID = &idx.Manifests[i], m.Config.Digest
+		found, foundID = &idx.Manifests[i], id
 	}
 	if found == nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, familiar(ref))
 	}
-	return withTags(*found)
+	img, err := withTags(*found)
+	if err == nil && img.ID != foundID {
+		return nil, fmt.Errorf("index entry %s says image %s, its manifest %s", found.Digest, foundID, img.ID)
+	}
+	return img, err
 }
 
 // familiar prints a ref the way Docker's errors do ("busybox:latest").
@@ -367,7 +403,7 @@ func (s *Store) Create(cfg ocispec.Image, layers []Layer, ref *reference.Ref) (*
 				return fmt.Errorf("create image: %s: %w", d, content.ErrNotFound)
 			}
 		}
-		setTag(idx, img.Manifest, ref)
+		setTag(idx, img, ref)
 		return nil
 	})
 	if err != nil {
@@ -444,7 +480,8 @@ func (s *Store) Forget(img *Image) error {
 
 // setTag points ref at desc (moving it off any other image) and keeps every image in
 // the index: an image that loses its last tag stays as an untagged entry.
-func setTag(idx *ocispec.Index, desc ocispec.Descriptor, ref *reference.Ref) {
+func setTag(idx *ocispec.Index, img *Image, ref *reference.Ref) {
+	desc := img.Manifest
 	name := ""
 	if ref != nil {
 		name = ref.String()
@@ -463,9 +500,10 @@ func setTag(idx *ocispec.Index, desc ocispec.Descriptor, ref *reference.Ref) {
 		}
 		kept = append(kept, d)
 	}
-	nd := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
+	nd := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size,
+		Annotations: map[string]string{AnnotationID: img.ID.String()}}
 	if name != "" {
-		nd.Annotations = map[string]string{ocispec.AnnotationRefName: name}
+		nd.Annotations[ocispec.AnnotationRefName] = name
 	} else {
 		for _, d := range kept {
 			if d.Digest == desc.Digest {
@@ -478,7 +516,7 @@ func setTag(idx *ocispec.Index, desc ocispec.Descriptor, ref *reference.Ref) {
 	}
 	for dg := range orphans {
 		if !present(kept, dg) {
-			kept = append(kept, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: dg, Size: sizeOf(idx.Manifests, dg)})
+			kept = append(kept, untaggedEntry(idx.Manifests, dg))
 		}
 	}
 	idx.Manifests = kept
@@ -493,22 +531,13 @@ func present(ds []ocispec.Descriptor, dg digest.Digest) bool {
 	return false
 }
 
-func sizeOf(ds []ocispec.Descriptor, dg digest.Digest) int64 {
-	for _, d := range ds {
-		if d.Digest == dg {
-			return d.Size
-		}
-	}
-	return 0
-}
-
 // Tag points ref at img.
 func (s *Store) Tag(img *Image, ref reference.Ref) error {
 	return s.update(func(idx *ocispec.Index) error {
 		if !present(idx.Manifests, img.Manifest.Digest) {
 			return fmt.Errorf("%w: %s", ErrNotFound, img.ID)
 		}
-		setTag(idx, img.Manifest, &ref)
+		setTag(idx, img, &ref)
 		return nil
 	})
 }
@@ -531,7 +560,7 @@ func (s *Store) Untag(ref reference.Ref) (last bool, err error) {
 		}
 		if !present(kept, dg) {
 			last = true
-			kept = append(kept, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: dg, Size: sizeOf(idx.Manifests, dg)})
+			kept = append(kept, untaggedEntry(idx.Manifests, dg))
 		}
 		idx.Manifests = kept
 		return nil
