@@ -739,12 +739,16 @@ func (s *Store) ImportLayer(ctx context.Context, r io.Reader) (Layer, error) {
 		return Layer{}, fmt.Errorf("import layer: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	tr := io.TeeReader(r, w)
+	bg := newBGWriter(w)
+	tr := io.TeeReader(r, bg)
 	contentSize, err := archive.Apply(ctx, tmp, tr)
-	if err != nil {
-		return Layer{}, fmt.Errorf("import layer: %w", err)
+	if err == nil {
+		_, err = io.Copy(io.Discard, tr)
 	}
-	if _, err := io.Copy(io.Discard, tr); err != nil {
+	if berr := bg.Close(); err == nil {
+		err = berr
+	}
+	if err != nil {
 		return Layer{}, fmt.Errorf("import layer: %w", err)
 	}
 	size := w.Size()
