@@ -5,13 +5,16 @@
 // State directory ($LAB_ROOT, default /var/lib/lab for root, $XDG_DATA_HOME/lab otherwise):
 //
 //	oci-layout                 OCI image layout marker (skopeo/umoci can read the store)
-//	index.json                 the image index: one entry per tag, plus untagged images
+//	index.json                 the image index: one entry per tag, plus untagged images;
+//	                           each entry carries its image's ID (lab.image.id)
 //	blobs/sha256/<hex>         layers (uncompressed tars), configs, manifests; read-only
 //	ingest/                    blobs being written (temp files; safe to delete when idle)
 //	layers/<diffid-hex>/       each layer unpacked once, overlay form, shared read-only
 //	layers/init/               mount points every container needs (/proc, /etc/hosts, ...)
 //	containers/<id>/           config.json, upper/, work/, rootfs/, hostname, hosts,
-//	                           container.log, lock
+//	                           container.log, lock; an --rm container has only
+//	                           config.json, container.log and lock on disk: the rest
+//	                           is on a tmpfs inside the container (proc.Spec.Scratch)
 //	names/<name> -> <id>       container name reservations
 //	lock                       serialises index.json updates between lab processes
 //	buildcache/<key>.json      build cache (runtime/build): parent image + step -> the
