@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -210,20 +211,39 @@ func (s *Store) list() ([]*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	byDigest := map[digest.Digest]*Image{}
-	var out []*Image
+	var uniq []ocispec.Descriptor
+	seen := map[digest.Digest]bool{}
 	for _, d := range idx.Manifests {
-		img, ok := byDigest[d.Digest]
-		if !ok {
-			img, err = s.load(d)
-			if err != nil {
-				return nil, err
-			}
-			byDigest[d.Digest] = img
-			out = append(out, img)
+		if !seen[d.Digest] {
+			seen[d.Digest] = true
+			uniq = append(uniq, d)
 		}
+	}
+	// Each image is two blob reads and two JSON decodes: spread them over the CPUs.
+	out := make([]*Image, len(uniq))
+	errs := make([]error, len(uniq))
+	workers := min(goruntime.GOMAXPROCS(0), (len(uniq)+15)/16)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(uniq); i += workers {
+				out[i], errs[i] = s.load(uniq[i])
+			}
+		}()
+	}
+	wg.Wait()
+	byDigest := map[digest.Digest]*Image{}
+	for i, img := range out {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		byDigest[uniq[i].Digest] = img
+	}
+	for _, d := range idx.Manifests {
 		if r := refName(d); r != "" {
-			img.Tags = append(img.Tags, r)
+			byDigest[d.Digest].Tags = append(byDigest[d.Digest].Tags, r)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created().After(out[j].Created()) })
