@@ -191,7 +191,7 @@ for verb in run ps psa images; do
 	done
 done
 timeall
-SCALE=("| \`lab …\` on a store of | $(for spec in "${SCALE_SPECS[@]}"; do printf '%s img, %s ctr | ' "${spec%:*}" "${spec#*:}"; done) largest/smallest | target |"
+SCALE=("| \`lab …\` on a store of | $(for spec in "${SCALE_SPECS[@]}"; do printf '%s img, %s ctr | ' "${spec%:*}" "${spec#*:}"; done) 200 img, 1000 ctr ÷ 1 img, 0 ctr | target |"
 	"|---|$(for _ in "${SCALE_SPECS[@]}"; do printf -- '---|'; done)---|---|")
 for verb in run ps psa images; do
 	case $verb in
@@ -290,7 +290,7 @@ git diff --quiet 2>/dev/null || rev="$rev+changes"
 {
 	echo "# lab benchmarks"
 	echo
-	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), lab $rev, $($GO version | cut -d' ' -f3), built with CGO_ENABLED=$($GO env CGO_ENABLED)"
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), lab $rev, $($GO version | cut -d' ' -f3), static binaries from \`make build\` (CGO_ENABLED=0)"
 	echo "on $(uname -sr), $(nproc) × $cpu, $mem; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
 	echo
 	echo "Produced by \`make bench\` (\`bench/run.sh\`): RUNS=$RUNS hyperfine runs per command in $ROUNDS"
