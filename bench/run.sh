@@ -69,7 +69,9 @@ mkdir -p "$ROOTFS"
 # --- Docker and podman, when present -----------------------------------------------
 DOCKER_OK= PODMAN_OK= NOTES=()
 if [ "${BENCH_DOCKER:-1}" != 0 ]; then
+	# ../shared from the main checkout, ../../shared from a worktree under wt/.
 	beside=$(cd .. && pwd)/shared/tools/docker-beside
+	[ -x "$beside" ] || beside=$(cd ../.. && pwd)/shared/tools/docker-beside
 	if ! docker version >/dev/null 2>&1 && [ -x "$beside" ]; then
 		log "starting Docker beside lab ($beside)"
 		eval "$("$beside")" || true
