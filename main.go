@@ -9,8 +9,8 @@ import (
 )
 
 func main() {
-	// A container init is this same binary re-executed: it must take over before any
-	// other start-up work.
+	// Without a lab-init beside it, lab re-executes itself as the container init
+	// (proc.InitBinary): that must take over before any other start-up work.
 	if proc.IsInit() {
 		proc.Init()
 	}

@@ -14,10 +14,11 @@ import (
 
 	"lab/lab"
 	"lab/runtime/proc"
+	"lab/runtime/proc/inittest"
 )
 
-// The test binary doubles as the lab binary: as a container init (re-executed by the
-// runtime) and, with LAB_TEST_CLI set, as the CLI in a separate process.
+// The test binary doubles as the lab binary: with LAB_TEST_CLI set, as the CLI in a
+// separate process. Containers run through lab-init, built for the run.
 func TestMain(m *testing.M) {
 	if proc.IsInit() {
 		proc.Init()
@@ -25,7 +26,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("LAB_TEST_CLI") == "1" {
 		os.Exit(lab.Main(os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	inittest.Main(m.Run)
 }
 
 type result struct {

@@ -32,7 +32,7 @@ type runFlags struct {
 	limits                       limitFlags
 	// noSigProxy is --sig-proxy=false: signals sent to lab are not relayed, so they end
 	// lab (and with it the container, which must not outlive it) instead.
-	noSigProxy bool
+	noSigProxy                   bool
 	capAdd, capDrop, securityOpt []string
 	privileged                   bool
 }
@@ -494,11 +494,15 @@ func cmdPs(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	cs, err := e.Containers.List()
+	n := f.last
+	list := e.Containers.List
+	if !f.all && !f.latest && n < 0 {
+		list = e.Containers.ListRunning
+	}
+	cs, err := list()
 	if err != nil {
 		return err
 	}
-	n := f.last
 	if f.latest {
 		n = 1
 	}

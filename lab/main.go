@@ -91,6 +91,7 @@ func Main(args []string) int {
 }
 
 func run(ctx context.Context, a *app, args []string) int {
+	orig := args
 	args, gerr := globalFlags(a, args)
 	if gerr != nil {
 		fmt.Fprintf(a.stderr, "lab: %v\nSee 'lab --help'.\n", gerr)
@@ -100,6 +101,9 @@ func run(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		fmt.Fprintf(a.stderr, "lab: %v\nSee 'lab --help'.\n", err)
 		return 125
+	}
+	if needsFull(args) {
+		return execFull(a, orig) // global flags and all
 	}
 	if len(args) == 0 {
 		f, ok := a.stdin.(*os.File)
@@ -240,4 +244,39 @@ func needArgs(a *app, args []string, min, max int) error {
 		want += "s"
 	}
 	return &statusError{code: 125, msg: fmt.Sprintf("\"lab %s\" requires %s.\nSee 'lab %s --help'.\n\nUsage:  lab %s %s\n\n%s", a.verb, want, a.verb, a.verb, c.usage, c.short)}
+}
+
+// goStyleFlags rewrites Go-style long flags (-run X, -timeout=2s) to pflag's --run X,
+// leaving shorthands (-v, -j 2), flag values and arguments alone.
+func goStyleFlags(fs *pflag.FlagSet, args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		out = append(out, a)
+		if a == "--" {
+			return append(out, args[i+1:]...)
+		}
+		if !strings.HasPrefix(a, "-") || len(a) < 2 {
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := fs.Lookup(name)
+		if f == nil || len(name) < 2 {
+			f = nil
+			if !strings.HasPrefix(a, "--") && len(a) == 2 {
+				f = fs.ShorthandLookup(a[1:])
+			}
+			if f == nil {
+				continue
+			}
+		} else if !strings.HasPrefix(a, "--") {
+			out[len(out)-1] = "-" + a
+		}
+		if !hasValue && f.NoOptDefVal == "" && i+1 < len(args) {
+			// The next argument is this flag's value, even if it starts with '-'.
+			i++
+			out = append(out, args[i])
+		}
+	}
+	return out
 }

@@ -1,3 +1,5 @@
+//go:build !lean
+
 package lab
 
 import (
@@ -1048,38 +1050,3 @@ func (s *sequencer) finish(i int, tail string) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
-// goStyleFlags rewrites Go-style long flags (-run X, -timeout=2s) to pflag's --run X,
-// leaving shorthands (-v, -j 2), flag values and arguments alone.
-func goStyleFlags(fs *pflag.FlagSet, args []string) []string {
-	out := make([]string, 0, len(args))
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		out = append(out, a)
-		if a == "--" {
-			return append(out, args[i+1:]...)
-		}
-		if !strings.HasPrefix(a, "-") || len(a) < 2 {
-			continue
-		}
-		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		f := fs.Lookup(name)
-		if f == nil || len(name) < 2 {
-			f = nil
-			if !strings.HasPrefix(a, "--") && len(a) == 2 {
-				f = fs.ShorthandLookup(a[1:])
-			}
-			if f == nil {
-				continue
-			}
-		} else if !strings.HasPrefix(a, "--") {
-			out[len(out)-1] = "-" + a
-		}
-		if !hasValue && f.NoOptDefVal == "" && i+1 < len(args) {
-			// The next argument is this flag's value, even if it starts with '-'.
-			i++
-			out = append(out, args[i])
-		}
-	}
-	return out
-}

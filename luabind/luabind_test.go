@@ -15,6 +15,7 @@ import (
 	"lab/runtime/container"
 	"lab/runtime/engine"
 	"lab/runtime/proc"
+	"lab/runtime/proc/inittest"
 )
 
 // base is a store with busybox bootstrapped once; each test works on a fork of it.
@@ -23,12 +24,12 @@ var (
 	baseSkip string
 )
 
-// The test binary doubles as the container init, which the runtime re-executes.
+// Containers run through lab-init, built for the run (runtime/proc/inittest).
 func TestMain(m *testing.M) {
 	if proc.IsInit() {
 		proc.Init()
 	}
-	os.Exit(setupAndRun(m))
+	inittest.Main(func() int { return setupAndRun(m) })
 }
 
 func setupAndRun(m *testing.M) int {

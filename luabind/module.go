@@ -242,7 +242,11 @@ func (b *binding) ps(L *lua.LState) int {
 	if optBool(L, 1, t, "latest") {
 		n = 1
 	}
-	cs, err := b.eng.Containers.List()
+	list := b.eng.Containers.List
+	if !all && n < 0 {
+		list = b.eng.Containers.ListRunning
+	}
+	cs, err := list()
 	if err != nil {
 		b.raise(L, "lab.ps", err, 1, nil)
 	}

@@ -14,19 +14,21 @@ import (
 	"lab/runtime/engine"
 	"lab/runtime/image"
 	"lab/runtime/proc"
+	"lab/runtime/proc/inittest"
 )
 
-// The test binary doubles as the container init: the runtime re-executes
-// /proc/self/exe, which here is this test binary.
+// Containers run through lab-init, built for the run (runtime/proc/inittest).
 func TestMain(m *testing.M) {
 	if proc.IsInit() {
 		proc.Init()
 	}
-	code := m.Run()
-	if baseDir != "" {
-		os.RemoveAll(baseDir)
-	}
-	os.Exit(code)
+	inittest.Main(func() int {
+		code := m.Run()
+		if baseDir != "" {
+			os.RemoveAll(baseDir)
+		}
+		return code
+	})
 }
 
 var (

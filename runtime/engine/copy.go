@@ -44,7 +44,7 @@ func (e *Engine) CopyImage(ctx context.Context, dst *Engine, ref string, shareLa
 	if r, err := reference.Parse(ref); err == nil && !reference.LooksLikeID(ref) {
 		tag = &r
 	}
-	if err := dst.Images.Adopt(img.Manifest, tag); err != nil {
+	if err := dst.Images.Adopt(img, tag); err != nil {
 		return fmt.Errorf("copy image %s: %w", ref, err)
 	}
 	if shareLayers {

@@ -17,7 +17,10 @@
 //	layers/init/               mount points every container needs (/proc, /etc/hosts, ...)
 //	containers/<id>/           config.json, upper/, work/, rootfs/, hostname, hosts,
 //	                           container.log, lock (flocked while it runs; holds the
-//	                           last record while the container is being removed)
+//	                           last record while the container is being removed); an
+//	                           --rm container has only config.json, container.log and
+//	                           lock on disk: the rest is on a tmpfs inside the
+//	                           container (proc.Spec.Scratch)
 //	names/<name> -> <id>       container name reservations
 //	lock                       serialises index.json updates between lab processes
 //	buildcache/<key>.json      build cache (runtime/build): parent image + step -> the

@@ -163,6 +163,9 @@ true`)
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The fallback init, lab itself (here the test binary), is what this probe
+		// runs; lab-init's own protection is tested in runtime/proc.
+		t.Setenv("LAB_INIT", self)
 		before := fileHash(t, self)
 		libs, err := sharedLibs(t, self)
 		if err != nil {

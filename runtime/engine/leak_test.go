@@ -42,7 +42,10 @@ func leakRuns(t *testing.T) int {
 // killed by a timeout, with and without cgroup limits) and checks that the host and
 // the store end where they began:
 // mounts, child processes, open files, goroutines, cgroup directories, temp files and
-// the store's disk usage. It makes no timing claims.
+// the store's disk usage. It makes no timing claims. Every container runs through
+// lab-init (TestMain), and the --rm kinds keep their writable layer on a tmpfs inside
+// the container: a tmpfs left mounted would show up among the mounts (or, held in a
+// container's mount namespace, among the processes).
 func TestNoLeaks(t *testing.T) {
 	// The engine's temp files (and anything else using os.TempDir) go to a directory of
 	// the test's own, so other programs using /tmp at the same time cannot blur the count.

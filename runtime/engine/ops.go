@@ -61,8 +61,12 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (*imag
 	cfg.Created = &now
 	cfg.Author = o.Author
 	cfg.History = append(cfg.History, ocispec.History{Created: &now, CreatedBy: strings.Join(append([]string{c.Path}, c.Args...), " "), Author: o.Author, Comment: o.Message})
+	upper, err := e.upperDir(c)
+	if err != nil {
+		return nil, err
+	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(archive.WriteLayer(ctx, pw, e.Containers.UpperDir(c.ID))) }()
+	go func() { pw.CloseWithError(archive.WriteLayer(ctx, pw, upper)) }()
 	layer, err := e.Images.ImportLayer(ctx, pr)
 	pr.CloseWithError(err)
 	if err != nil {
@@ -174,11 +178,28 @@ func (e *Engine) Diff(ref string) ([]archive.Change, error) {
 	if err != nil {
 		return nil, err
 	}
+	upper, err := e.upperDir(c)
+	if err != nil {
+		return nil, err
+	}
 	lowers, err := e.imageLayers(c)
 	if err != nil {
 		return nil, err
 	}
-	return archive.Changes(e.Containers.UpperDir(c.ID), lowers)
+	return archive.Changes(upper, lowers)
+}
+
+// ErrNoDiskLayer is returned for a container made with --rm (AutoRemove): its writable
+// layer lives on a tmpfs inside it (proc.Spec.Scratch), so lab cannot read it from the
+// host.
+var ErrNoDiskLayer = errors.New("its filesystem lives only inside it (--rm), not on disk")
+
+// upperDir is the container's writable layer on disk.
+func (e *Engine) upperDir(c *container.Container) (string, error) {
+	if c.Config.AutoRemove {
+		return "", fmt.Errorf("container %s: %w", c.ShortID(), ErrNoDiskLayer)
+	}
+	return e.Containers.UpperDir(c.ID), nil
 }
 
 func (e *Engine) imageLayers(c *container.Container) ([]string, error) {
@@ -191,11 +212,15 @@ func (e *Engine) imageLayers(c *container.Container) ([]string, error) {
 
 // layerStack is the container's filesystem as a list of dirs, topmost first.
 func (e *Engine) layerStack(c *container.Container) ([]string, error) {
+	upper, err := e.upperDir(c)
+	if err != nil {
+		return nil, err
+	}
 	lowers, err := e.imageLayers(c)
 	if err != nil {
 		return nil, err
 	}
-	return append([]string{e.Containers.UpperDir(c.ID)}, lowers...), nil
+	return append([]string{upper}, lowers...), nil
 }
 
 // Export writes the container's filesystem as one flat tar, like `docker export`.

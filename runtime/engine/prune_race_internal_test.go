@@ -25,7 +25,7 @@ func TestPruneBetweenCreateAndStart(t *testing.T) {
 	if _, err := e.Bootstrap(context.Background(), "busybox"); err != nil {
 		t.Fatal(err)
 	}
-	c, unlock, err := e.create(CreateOptions{Image: "busybox", Cmd: []string{"true"}}, true)
+	c, img, unlock, err := e.create(context.Background(), CreateOptions{Image: "busybox", Cmd: []string{"true"}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestPruneBetweenCreateAndStart(t *testing.T) {
 	if err != nil || len(r.Containers) != 0 {
 		t.Fatalf("prune removed %v (%v)", r.Containers, err)
 	}
-	got, err := e.startHeld(context.Background(), c, StartOptions{}, unlock)
+	got, err := e.startHeld(context.Background(), c, img, StartOptions{}, unlock)
 	if err != nil || got.State.ExitCode != 0 {
 		t.Fatalf("the run after the prune: %v %+v", err, got)
 	}

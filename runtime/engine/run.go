@@ -48,21 +48,22 @@ const hostsFile = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopba
 
 // Create makes a container from an image without starting it.
 func (e *Engine) Create(ctx context.Context, o CreateOptions) (*container.Container, error) {
-	c, _, err := e.create(o, false)
+	c, _, _, err := e.create(ctx, o, false)
 	return c, err
 }
 
-// create makes the container, with its run lock held when locked.
-func (e *Engine) create(o CreateOptions, locked bool) (*container.Container, func(), error) {
+// create makes the container, with its run lock held when locked (unlock lets it go),
+// and returns its image too, which a run needs again to start.
+func (e *Engine) create(ctx context.Context, o CreateOptions, locked bool) (*container.Container, *image.Image, func(), error) {
 	if err := checkLimits(o); err != nil {
-		return nil, nil, &ExitError{Code: 125, Err: err}
+		return nil, nil, nil, &ExitError{Code: 125, Err: err}
 	}
 	if err := checkSecurity(&o); err != nil {
-		return nil, nil, &ExitError{Code: 125, Err: err}
+		return nil, nil, nil, &ExitError{Code: 125, Err: err}
 	}
 	img, err := e.Images.Get(o.Image)
 	if err != nil {
-		return nil, nil, &ExitError{Code: 125, Err: err}
+		return nil, nil, nil, &ExitError{Code: 125, Err: err}
 	}
 	ic := img.Config.Config
 	entry := ic.Entrypoint
@@ -77,7 +78,7 @@ func (e *Engine) create(o CreateOptions, locked bool) (*container.Container, fun
 	}
 	argv := append(append([]string{}, entry...), cmd...)
 	if len(argv) == 0 {
-		return nil, nil, &ExitError{Code: 125, Err: errors.New("no command specified")}
+		return nil, nil, nil, &ExitError{Code: 125, Err: errors.New("no command specified")}
 	}
 	env := mergeEnv(ic.Env, o.Env)
 	wd := o.WorkingDir
@@ -85,11 +86,11 @@ func (e *Engine) create(o CreateOptions, locked bool) (*container.Container, fun
 		wd = ic.WorkingDir
 	}
 	if wd != "" && !strings.HasPrefix(wd, "/") {
-		return nil, nil, &ExitError{Code: 125, Err: fmt.Errorf("the working directory '%s' is invalid, it needs to be an absolute path", wd)}
+		return nil, nil, nil, &ExitError{Code: 125, Err: fmt.Errorf("the working directory '%s' is invalid, it needs to be an absolute path", wd)}
 	}
 	for _, kv := range o.Env {
 		if strings.HasPrefix(kv, "=") {
-			return nil, nil, &ExitError{Code: 125, Err: fmt.Errorf("invalid environment variable: %s", kv)}
+			return nil, nil, nil, &ExitError{Code: 125, Err: fmt.Errorf("invalid environment variable: %s", kv)}
 		}
 	}
 	user := o.User
@@ -97,7 +98,7 @@ func (e *Engine) create(o CreateOptions, locked bool) (*container.Container, fun
 		user = ic.User
 	}
 	if err := checkUser(user); err != nil {
-		return nil, nil, &ExitError{Code: 125, Err: err}
+		return nil, nil, nil, &ExitError{Code: 125, Err: err}
 	}
 	c := &container.Container{
 		ID:      e.Containers.NewID(),
@@ -118,7 +119,12 @@ func (e *Engine) create(o CreateOptions, locked bool) (*container.Container, fun
 	if c.Config.Hostname == "" {
 		c.Config.Hostname = c.ShortID()
 	}
-	files := map[string][]byte{"hostname": []byte(c.Config.Hostname + "\n"), "hosts": []byte(hostsFile)}
+	var files map[string][]byte
+	if !c.Config.AutoRemove {
+		// An --rm container gets these (and its writable layer) on a tmpfs of its
+		// own when it starts (spec): on disk it has only its records.
+		files = map[string][]byte{"hostname": []byte(c.Config.Hostname + "\n"), "hosts": []byte(hostsFile)}
+	}
 	unlock := func() {}
 	var err2 error
 	if locked {
@@ -127,9 +133,9 @@ func (e *Engine) create(o CreateOptions, locked bool) (*container.Container, fun
 		err2 = e.Containers.Create(c, files)
 	}
 	if err2 != nil {
-		return nil, nil, &ExitError{Code: 125, Err: err2}
+		return nil, nil, nil, &ExitError{Code: 125, Err: err2}
 	}
-	return c, unlock, nil
+	return c, img, unlock, nil
 }
 
 // checkUser refuses numeric ids outside what the kernel takes (Docker's check): -5
@@ -205,24 +211,25 @@ func (e *Engine) Start(ctx context.Context, ref string, o StartOptions) (*contai
 	if err != nil {
 		return nil, &ExitError{Code: 125, Err: err}
 	}
-	return e.start(ctx, c, o)
+	return e.start(ctx, c, nil, o)
 }
 
-func (e *Engine) start(ctx context.Context, c *container.Container, o StartOptions) (*container.Container, error) {
+// start runs c; img is its image when the caller has it at hand (nil: look it up).
+func (e *Engine) start(ctx context.Context, c *container.Container, img *image.Image, o StartOptions) (*container.Container, error) {
 	t0 := time.Now()
 	unlock, err := e.Containers.Lock(c.ID)
 	if err != nil {
 		return nil, &ExitError{Code: 125, Err: err}
 	}
 	logging.L().Debug("run lock taken", "container", c.ShortID(), logging.Since(t0))
-	return e.startHeld(ctx, c, o, unlock)
+	return e.startHeld(ctx, c, img, o, unlock)
 }
 
 // startHeld runs c, whose run lock the caller took, and lets the lock go.
-func (e *Engine) startHeld(ctx context.Context, c *container.Container, o StartOptions, unlock func()) (*container.Container, error) {
+func (e *Engine) startHeld(ctx context.Context, c *container.Container, img *image.Image, o StartOptions, unlock func()) (*container.Container, error) {
 	t0 := time.Now()
 	log := logging.L()
-	got, err := e.startLocked(ctx, c, o)
+	got, err := e.startLocked(ctx, c, img, o)
 	log.Info("container ended", "container", c.ShortID(), "exit", c.State.ExitCode, logging.Since(t0))
 	if c.Config.AutoRemove {
 		// Gone however the start ended, like --rm on Docker, and before the lock is
@@ -242,9 +249,9 @@ func (e *Engine) startHeld(ctx context.Context, c *container.Container, o StartO
 }
 
 // startLocked runs c while the caller holds its run lock.
-func (e *Engine) startLocked(ctx context.Context, c *container.Container, o StartOptions) (*container.Container, error) {
+func (e *Engine) startLocked(ctx context.Context, c *container.Container, img *image.Image, o StartOptions) (*container.Container, error) {
 	t0 := time.Now()
-	spec, err := e.spec(ctx, c)
+	spec, err := e.spec(ctx, c, img)
 	if err != nil {
 		return nil, &ExitError{Code: 125, Err: err}
 	}
@@ -354,10 +361,12 @@ func (e *Engine) startLocked(ctx context.Context, c *container.Container, o Star
 
 // spec assembles what the init needs: the layer stack, the container's own dirs and
 // the process it runs.
-func (e *Engine) spec(ctx context.Context, c *container.Container) (*proc.Spec, error) {
-	img, err := e.Images.Get(c.Image)
-	if err != nil {
-		return nil, fmt.Errorf("image of container %s: %w", c.ShortID(), err)
+func (e *Engine) spec(ctx context.Context, c *container.Container, img *image.Image) (*proc.Spec, error) {
+	if img == nil || img.ID.String() != c.Image {
+		var err error
+		if img, err = e.Images.Get(c.Image); err != nil {
+			return nil, fmt.Errorf("image of container %s: %w", c.ShortID(), err)
+		}
 	}
 	lowers, err := e.Images.LayerDirs(ctx, img)
 	if err != nil {
@@ -372,7 +381,7 @@ func (e *Engine) spec(ctx context.Context, c *container.Container) (*proc.Spec, 
 		return nil, err
 	}
 	dir := e.Containers.Dir(c.ID)
-	return &proc.Spec{
+	s := &proc.Spec{
 		Rootfs:     e.Containers.RootfsDir(c.ID),
 		Lower:      append([]string{initDir}, lowers...),
 		Upper:      e.Containers.UpperDir(c.ID),
@@ -388,16 +397,24 @@ func (e *Engine) spec(ctx context.Context, c *container.Container) (*proc.Spec, 
 		Privileged: c.Config.Privileged,
 		NoNewPrivs: nnp,
 		Seccomp:    filter,
-	}, nil
+	}
+	if c.Config.AutoRemove {
+		// The writable layer of a container that is removed when it ends lives on a
+		// tmpfs inside it (its dir is covered in its own mount namespace only): no
+		// inode of it is made or deleted on disk, and it cannot outlive the container.
+		s.Scratch = dir
+		s.ScratchFiles = map[string]string{"hostname": c.Config.Hostname + "\n", "hosts": hostsFile}
+	}
+	return s, nil
 }
 
 // Run is create + start + wait (+ remove with AutoRemove), like `docker run`.
 func (e *Engine) Run(ctx context.Context, co CreateOptions, so StartOptions) (*container.Container, error) {
-	c, unlock, err := e.create(co, true)
+	c, img, unlock, err := e.create(ctx, co, true)
 	if err != nil {
 		return nil, err
 	}
-	return e.startHeld(ctx, c, so, unlock)
+	return e.startHeld(ctx, c, img, so, unlock)
 }
 
 // logWriter keeps a container's output as JSON lines, one per write, tagged with the

@@ -41,7 +41,7 @@ const (
 func keptAnnotations(d ocispec.Descriptor) map[string]string {
 	var out map[string]string
 	for k, v := range d.Annotations {
-		if k == RepoDigestsAnnotation || k == LayerSizesAnnotation {
+		if k == RepoDigestsAnnotation || k == LayerSizesAnnotation || k == AnnotationID {
 			if out == nil {
 				out = map[string]string{}
 			}
@@ -140,7 +140,7 @@ func (s *Store) Publish(mb []byte, mediaType string, o PublishOptions) (*Image, 
 				}
 			}
 		}
-		setTag(idx, desc, o.Ref)
+		setTag(idx, &Image{ID: m.Config.Digest, Manifest: desc}, o.Ref)
 		return nil
 	})
 	if err != nil {

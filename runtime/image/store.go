@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -171,6 +172,39 @@ func (s *Store) updateThen(fn func(*ocispec.Index) error, after func() error) er
 
 func refName(d ocispec.Descriptor) string { return d.Annotations[ocispec.AnnotationRefName] }
 
+// AnnotationID on an index entry is the image's ID (its config's digest), so that a
+// lookup by ID or ID prefix reads index.json alone, however many images there are.
+// Entries written before it existed are resolved by reading their manifests.
+const AnnotationID = "lab.image.id"
+
+// imageID is the ID an index entry names: from its annotation, else its manifest.
+func (s *Store) imageID(d ocispec.Descriptor) (digest.Digest, error) {
+	if id := d.Annotations[AnnotationID]; id != "" {
+		return digest.Digest(id), nil
+	}
+	mb, err := s.readBlob(d.Digest)
+	if err != nil {
+		return "", fmt.Errorf("load manifest: %w", err)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(mb, &m); err != nil {
+		return "", fmt.Errorf("load manifest %s: %w", d.Digest, err)
+	}
+	return m.Config.Digest, nil
+}
+
+// untaggedEntry is dg's entry without a tag, keeping what else the index knew of it.
+func untaggedEntry(ds []ocispec.Descriptor, dg digest.Digest) ocispec.Descriptor {
+	nd := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: dg}
+	for _, d := range ds {
+		if d.Digest == dg {
+			nd.MediaType, nd.Size, nd.Annotations = d.MediaType, d.Size, keptAnnotations(d)
+			break
+		}
+	}
+	return nd
+}
+
 // List returns every image, tags gathered, newest first.
 func (s *Store) List() ([]*Image, error) {
 	// Readers take no lock. Another process's rmi may delete an image's blobs between
@@ -189,18 +223,38 @@ func (s *Store) list() ([]*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	byDigest := map[digest.Digest]*Image{}
-	var out []*Image
+	var uniq []ocispec.Descriptor
+	seen := map[digest.Digest]bool{}
 	for _, d := range idx.Manifests {
-		img, ok := byDigest[d.Digest]
-		if !ok {
-			img, err = s.load(d)
-			if err != nil {
-				return nil, err
-			}
-			byDigest[d.Digest] = img
-			out = append(out, img)
+		if !seen[d.Digest] {
+			seen[d.Digest] = true
+			uniq = append(uniq, d)
 		}
+	}
+	// Each image is two blob reads and two JSON decodes: spread them over the CPUs.
+	out := make([]*Image, len(uniq))
+	errs := make([]error, len(uniq))
+	workers := min(goruntime.GOMAXPROCS(0), (len(uniq)+15)/16)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(uniq); i += workers {
+				out[i], errs[i] = s.load(uniq[i])
+			}
+		}()
+	}
+	wg.Wait()
+	byDigest := map[digest.Digest]*Image{}
+	for i, img := range out {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		byDigest[uniq[i].Digest] = img
+	}
+	for _, d := range idx.Manifests {
+		img := byDigest[d.Digest]
 		if r := refName(d); r != "" {
 			img.Tags = append(img.Tags, r)
 		}
@@ -264,7 +318,7 @@ func (s *Store) load(d ocispec.Descriptor) (*Image, error) {
 
 // Get finds an image by reference ("busybox", "busybox:1") or by ID or unique ID prefix
 // ("sha256:3f5…", "3f5…"), as Docker resolves them. It reads only what it needs: the
-// index, then the manifests (for an ID) and the one image's config.
+// index (whose entries carry their image's ID) and the one image's manifest and config.
 func (s *Store) Get(ref string) (*Image, error) {
 	for attempt := 0; ; attempt++ {
 		img, err := s.get(ref)
@@ -330,26 +384,26 @@ func (s *Store) get(ref string) (*Image, error) {
 			continue
 		}
 		seen[d.Digest] = true
-		mb, err := s.readBlob(d.Digest)
+		id, err := s.imageID(d)
 		if err != nil {
-			return nil, fmt.Errorf("load manifest: %w", err)
+			return nil, err
 		}
-		var m ocispec.Manifest
-		if err := json.Unmarshal(mb, &m); err != nil {
-			return nil, fmt.Errorf("load manifest %s: %w", d.Digest, err)
-		}
-		if !strings.HasPrefix(m.Config.Digest.Encoded(), hex) {
+		if !strings.HasPrefix(id.Encoded(), hex) {
 			continue
 		}
-		if found != nil && foundID != m.Config.Digest {
+		if found != nil && foundID != id {
 			return nil, fmt.Errorf("%w: %s", ErrAmbiguous, ref)
 		}
-		found, foundID = &idx.Manifests[i], m.Config.Digest
+		found, foundID = &idx.Manifests[i], id
 	}
 	if found == nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, familiar(ref))
 	}
-	return withTags(*found)
+	img, err := withTags(*found)
+	if err == nil && img.ID != foundID {
+		return nil, fmt.Errorf("index entry %s says image %s, its manifest %s", found.Digest, foundID, img.ID)
+	}
+	return img, err
 }
 
 // familiar prints a ref the way Docker's errors do ("busybox:latest").
@@ -400,7 +454,7 @@ func (s *Store) Create(cfg ocispec.Image, layers []Layer, ref *reference.Ref) (*
 				return fmt.Errorf("create image: %s: %w", d, content.ErrNotFound)
 			}
 		}
-		setTag(idx, img.Manifest, ref)
+		setTag(idx, img, ref)
 		return nil
 	})
 	if err != nil {
@@ -477,7 +531,8 @@ func (s *Store) Forget(img *Image) error {
 
 // setTag points ref at desc (moving it off any other image) and keeps every image in
 // the index: an image that loses its last tag stays as an untagged entry.
-func setTag(idx *ocispec.Index, desc ocispec.Descriptor, ref *reference.Ref) {
+func setTag(idx *ocispec.Index, img *Image, ref *reference.Ref) {
+	desc := img.Manifest
 	name := ""
 	if ref != nil {
 		name = ref.String()
@@ -497,10 +552,11 @@ func setTag(idx *ocispec.Index, desc ocispec.Descriptor, ref *reference.Ref) {
 		kept = append(kept, d)
 	}
 	nd := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size, Annotations: keptAnnotations(desc)}
+	if nd.Annotations == nil {
+		nd.Annotations = map[string]string{}
+	}
+	nd.Annotations[AnnotationID] = img.ID.String()
 	if name != "" {
-		if nd.Annotations == nil {
-			nd.Annotations = map[string]string{}
-		}
 		nd.Annotations[ocispec.AnnotationRefName] = name
 	} else {
 		for _, d := range kept {
@@ -529,24 +585,13 @@ func present(ds []ocispec.Descriptor, dg digest.Digest) bool {
 	return false
 }
 
-// untaggedEntry is the entry an image keeps once its last tag is gone: the same
-// manifest, media type and lab annotations, without the name.
-func untaggedEntry(ds []ocispec.Descriptor, dg digest.Digest) ocispec.Descriptor {
-	for _, d := range ds {
-		if d.Digest == dg {
-			return ocispec.Descriptor{MediaType: d.MediaType, Digest: dg, Size: d.Size, Annotations: keptAnnotations(d)}
-		}
-	}
-	return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: dg}
-}
-
 // Tag points ref at img.
 func (s *Store) Tag(img *Image, ref reference.Ref) error {
 	return s.update(func(idx *ocispec.Index) error {
 		if !present(idx.Manifests, img.Manifest.Digest) {
 			return fmt.Errorf("%w: %s", ErrNotFound, img.ID)
 		}
-		setTag(idx, img.Manifest, &ref)
+		setTag(idx, img, &ref)
 		return nil
 	})
 }
@@ -744,12 +789,16 @@ func (s *Store) ImportLayer(ctx context.Context, r io.Reader) (Layer, error) {
 		return Layer{}, fmt.Errorf("import layer: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	tr := io.TeeReader(r, w)
+	bg := newBGWriter(w)
+	tr := io.TeeReader(r, bg)
 	contentSize, err := archive.Apply(ctx, tmp, tr)
-	if err != nil {
-		return Layer{}, fmt.Errorf("import layer: %w", err)
+	if err == nil {
+		_, err = io.Copy(io.Discard, tr)
 	}
-	if _, err := io.Copy(io.Discard, tr); err != nil {
+	if berr := bg.Close(); err == nil {
+		err = berr
+	}
+	if err != nil {
 		return Layer{}, fmt.Errorf("import layer: %w", err)
 	}
 	size := w.Size()
@@ -786,16 +835,16 @@ func LayerSize(d ocispec.Descriptor) int64 {
 	return d.Size
 }
 
-// Adopt lists in the index a manifest whose blobs (manifest, config, layers) are already
+// Adopt lists in the index an image (from another store) whose blobs (manifest, config, layers) are already
 // in the content store, under ref when given. It is how an image moves between stores
 // that share blobs by hard link: the caller places the blobs first, data before the name
 // that points to it.
-func (s *Store) Adopt(manifest ocispec.Descriptor, ref *reference.Ref) error {
-	if !s.content.Exists(manifest.Digest) {
-		return fmt.Errorf("adopt %s: %w", manifest.Digest, content.ErrNotFound)
+func (s *Store) Adopt(img *Image, ref *reference.Ref) error {
+	if !s.content.Exists(img.Manifest.Digest) {
+		return fmt.Errorf("adopt %s: %w", img.Manifest.Digest, content.ErrNotFound)
 	}
 	return s.update(func(idx *ocispec.Index) error {
-		setTag(idx, ocispec.Descriptor{MediaType: manifest.MediaType, Digest: manifest.Digest, Size: manifest.Size}, ref)
+		setTag(idx, img, ref)
 		return nil
 	})
 }

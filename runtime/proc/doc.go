@@ -1,6 +1,10 @@
-// Package proc owns the container process: the parent side that re-executes lab as the
-// container's init inside new mount, pid, uts, ipc and network namespaces, and the init
-// side that mounts the root filesystem, pivots into it and executes the command as pid 1.
+// Package proc owns the container process: the parent side that starts the container's
+// init inside new mount, pid, uts, ipc and network namespaces, and the init side that
+// mounts the root filesystem, pivots into it and executes the command as pid 1.
+//
+// The init is lab-init (runtime/proc/labinit, which links only this package and
+// x/sys/unix), found next to the lab executable, else lab itself re-executed
+// (InitBinary); either runs from a detached read-only mount of itself (CVE-2019-5736).
 //
 // It is the only package that makes namespace and mount syscalls. Every mount happens in
 // the container's own mount namespace, so nothing is mounted on the host's side and

@@ -273,29 +273,46 @@ func mkdirIn(root int, rel string, how *unix.OpenHow) (int, error) {
 	return -1, unix.ENOENT
 }
 
-// initExe is what the parent executes as the container init: lab's own binary seen
-// through a detached, read-only bind mount of it. The init's /proc/self/exe, and that
-// of any container process that gets to exec it (an entrypoint of /proc/self/exe, or
-// #!/proc/self/exe), then names a file on a read-only mount, so root in the container
-// cannot open the host's lab binary for writing through /proc/<pid>/exe
-// (CVE-2019-5736). runc once copied itself into a sealed memfd for this; a read-only
-// mount costs no copy. The mount is attached nowhere and vanishes with the last user.
-// Kernels without open_tree/mount_setattr (before 5.12) fall back to /proc/self/exe.
-var initExe = sync.OnceValue(func() string {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+// sealedInit returns the path the parent executes as the container init: the init
+// binary (path) seen through a detached, read-only bind mount of it. The init's
+// /proc/self/exe, and that of any container process that gets to exec it (an
+// entrypoint of /proc/self/exe, or #!/proc/self/exe), then names a file on a read-only
+// mount, so root in the container cannot open the host's binary for writing through
+// /proc/<pid>/exe (CVE-2019-5736). runc once copied itself into a sealed memfd for
+// this; a read-only mount costs no copy. The mount is attached nowhere and vanishes
+// with the last user. It is made once per binary and process. Kernels without
+// open_tree/mount_setattr (before 5.12) fall back to the plain path.
+func sealedInit(path string) string {
+	sealedMu.Lock()
+	defer sealedMu.Unlock()
+	p, ok := sealed[path]
+	if !ok {
+		p = sealInit(path)
+		sealed[path] = p
+	}
+	return p
+}
+
+var (
+	sealedMu sync.Mutex
+	sealed   = map[string]string{} // init binary -> /proc/self/fd/N of its read-only mount
+)
+
+func sealInit(path string) string {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
-		return "/proc/self/exe"
+		return path
 	}
 	defer unix.Close(fd)
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
 	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
-		return "/proc/self/exe"
+		return path
 	}
 	// A high descriptor number, far from the 0..n that exec.Cmd's child dup2s its
 	// files onto; close-on-exec, so the init does not inherit it.
 	hi, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 100)
 	if err != nil {
-		return "/proc/self/exe"
+		return path
 	}
 	return "/proc/self/fd/" + strconv.Itoa(hi)
-})
+}

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -17,11 +19,39 @@ import (
 	"lab/runtime/logging"
 )
 
-// initArg0 is argv[0] of the re-executed init; main checks for it before anything else.
+// initArg0 is argv[0] of the container init, whichever binary runs it; a binary that
+// can be the init checks for it before anything else.
 const initArg0 = "lab-init"
 
 // IsInit reports whether this process was started as a container init.
 func IsInit() bool { return len(os.Args) > 0 && os.Args[0] == initArg0 }
+
+// InitBinary is the program lab starts as a container's init:
+//
+//   - $LAB_INIT when set (tests, unusual installs);
+//   - else lab-init next to the running executable, as `make build` puts it: a small
+//     program that links only the init side of this package and starts in a fraction
+//     of the time the whole lab binary takes;
+//   - else the running executable itself, whose main hands over to Init when IsInit
+//     (a lab copied somewhere alone, `go run`, test binaries).
+func InitBinary() string {
+	if p := os.Getenv("LAB_INIT"); p != "" {
+		return p
+	}
+	return besideInit()
+}
+
+var besideInit = sync.OnceValue(func() string {
+	self, err := os.Executable()
+	if err != nil {
+		return "/proc/self/exe"
+	}
+	p := filepath.Join(filepath.Dir(self), "lab-init")
+	if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		return p
+	}
+	return self
+})
 
 // IO is the container's stdio. A nil Stdin reads as empty; an *os.File is handed to the
 // container directly, anything else is copied through a pipe.
@@ -70,7 +100,7 @@ func Start(spec *Spec, stdio IO, hooks Hooks) (*Process, error) {
 	}
 	defer errR.Close()
 	cmd := &exec.Cmd{
-		Path:       initExe(),
+		Path:       sealedInit(InitBinary()),
 		Args:       []string{initArg0},
 		Env:        []string{},
 		Stdin:      stdio.Stdin,

@@ -34,6 +34,11 @@ func setupRootfs(s *Spec) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private: %w", err)
 	}
+	if s.Scratch != "" {
+		if err := makeScratch(s); err != nil {
+			return err
+		}
+	}
 	opts := "lowerdir=" + strings.Join(s.Lower, ":") + ",upperdir=" + s.Upper + ",workdir=" + s.Work
 	var err error = unix.EINVAL
 	if s.Volatile {
@@ -134,6 +139,35 @@ func setupRootfs(s *Spec) error {
 		return fmt.Errorf("detach old root: %w", err)
 	}
 	return unix.Chdir("/")
+}
+
+// makeScratch covers s.Scratch with a tmpfs private to this mount namespace and makes
+// the overlay's directories and the given files in it.
+func makeScratch(s *Spec) error {
+	if err := unix.Mount("tmpfs", s.Scratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0700"); err != nil {
+		return fmt.Errorf("mount scratch tmpfs: %w", err)
+	}
+	for _, d := range []string{s.Upper, s.Work, s.Rootfs} {
+		if !strings.HasPrefix(d, s.Scratch+"/") {
+			return fmt.Errorf("scratch: %s is not inside %s", d, s.Scratch)
+		}
+		if err := unix.Mkdir(d, 0o755); err != nil {
+			return fmt.Errorf("scratch: %w", err)
+		}
+		// The upper dir's mode is the container's / (mkdir honours the umask).
+		if err := unix.Chmod(d, 0o755); err != nil {
+			return fmt.Errorf("scratch: %w", err)
+		}
+	}
+	for name, data := range s.ScratchFiles {
+		if strings.Contains(name, "/") {
+			return fmt.Errorf("scratch: file name %q", name)
+		}
+		if err := os.WriteFile(s.Scratch+"/"+name, []byte(data), 0o644); err != nil {
+			return fmt.Errorf("scratch: %w", err)
+		}
+	}
+	return nil
 }
 
 // mountAt mounts onto target resolved strictly inside root, through the /proc/self/fd

@@ -28,6 +28,13 @@ type Spec struct {
 	// Seccomp is the compiled filter, struct sock_filter entries in the machine's byte
 	// order (see runtime/seccomp); nil runs the command unconfined.
 	Seccomp []byte
+	// Scratch, when set, is a host directory the init covers with a tmpfs in the
+	// container's own mount namespace before anything else; Rootfs, Upper, Work (and
+	// ScratchFiles) are then made inside it. An --rm container's writable layer lives
+	// there: nothing of it touches the disk, and it goes with the last process of the
+	// container, however that ends.
+	Scratch      string
+	ScratchFiles map[string]string // path (inside Scratch) -> content, e.g. hostname
 }
 
 // Bind mounts host file Source at container path Target.
