@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
-	"lab/lab/table"
 	"lab/runtime/container"
 	"lab/runtime/engine"
 	"lab/runtime/proc"
@@ -294,7 +293,8 @@ func containerCommands() map[string]*command {
 				fs.IntVarP(&f.last, "last", "n", -1, "Show n last created containers (includes all states)")
 				fs.BoolVarP(&f.quiet, "quiet", "q", false, "Only display container IDs")
 				fs.BoolVar(&f.noTrunc, "no-trunc", false, "Don't truncate output")
-				fs.StringVar(&f.format, "format", "", "Format output: 'table' or 'json'")
+				fs.StringVar(&f.format, "format", "", formatUsage)
+				fs.VarP(filterFlag{&f.filters}, "filter", "f", "Filter output based on conditions provided")
 				return f
 			},
 			run: cmdPs},
@@ -402,7 +402,10 @@ func containerCommands() map[string]*command {
 			}},
 		"inspect": {usage: "[OPTIONS] NAME|ID [NAME|ID...]", short: "Return low-level information on containers and images", interspersed: true,
 			flags: func(fs *pflag.FlagSet) any {
-				return fs.String("type", "", "Only inspect objects of the given type (container or image)")
+				f := &inspectFlags{}
+				fs.StringVar(&f.typ, "type", "", "Only inspect objects of the given type (container or image)")
+				fs.StringVarP(&f.format, "format", "f", "", formatUsage)
+				return f
 			},
 			run: cmdInspect},
 	}
@@ -443,6 +446,7 @@ type psFlags struct {
 	all, latest, quiet, noTrunc bool
 	last                        int
 	format                      string
+	filters                     []string
 }
 
 func cmdPs(ctx context.Context, a *app, args []string) error {
@@ -454,53 +458,18 @@ func cmdPs(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	cs, err := e.Containers.List()
+	rows, err := psRows(e, f)
 	if err != nil {
 		return err
 	}
-	n := f.last
-	if f.latest {
-		n = 1
-	}
-	var rows []*container.Container
-	for _, c := range cs {
-		if f.all || n > 0 || c.State.Status == container.Running {
-			rows = append(rows, c)
-		}
-	}
-	if n >= 0 && len(rows) > n {
-		rows = rows[:n]
-	}
-	now := time.Now()
-	switch f.format {
-	case "", "table":
-		return table.Ps(a.stdout, table.FromContainers(rows), table.PsOptions{NoTrunc: f.noTrunc, Quiet: f.quiet, Now: now})
-	case "json", "{{json .}}":
-		enc := json.NewEncoder(a.stdout)
-		for _, c := range table.FromContainers(rows) {
-			if err := enc.Encode(psJSON(c, now)); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return &statusError{code: 125, msg: fmt.Sprintf("lab ps: unsupported --format %q (use table or json)", f.format)}
-}
-
-func psJSON(c table.Container, now time.Time) map[string]any {
-	return map[string]any{
-		"ID": c.ID[:12], "Image": c.Image, "Command": fmt.Sprintf("%q", c.Command),
-		"CreatedAt":  c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
-		"RunningFor": table.Ago(now, c.Created), "State": c.State, "Status": table.Status(c, now),
-		"Names": c.Name, "Ports": "", "Labels": "", "Mounts": "", "Networks": "none", "LocalVolumes": "0", "Size": "",
-	}
+	return writePs(a, f, rows)
 }
 
 func cmdInspect(ctx context.Context, a *app, args []string) error {
 	if err := needArgs(a, args, 1, -1); err != nil {
 		return err
 	}
-	typ := *a.opts.(*string)
+	typ := a.opts.(*inspectFlags).typ
 	e, err := a.engine()
 	if err != nil {
 		return err
@@ -525,6 +494,12 @@ func cmdInspect(ctx context.Context, a *app, args []string) error {
 			continue
 		}
 		out = append(out, e.InspectImage(img))
+	}
+	if done, err := writeInspect(a, out); done {
+		if err != nil {
+			return err
+		}
+		return failed
 	}
 	if out == nil {
 		out = []any{}

@@ -30,7 +30,7 @@ func FromImages(imgs []*image.Image) []Image {
 	var rows []Image
 	for _, img := range imgs {
 		if len(img.Tags) == 0 {
-			rows = append(rows, Image{ID: img.ID.String(), Repository: "<none>", Tag: "<none>", Created: img.Created(), Size: img.Size()})
+			rows = append(rows, Image{ID: img.ID.String(), Repository: "<none>", Tag: "<none>", Created: img.Created(), Size: img.Size(), Labels: img.Config.Config.Labels})
 		}
 		for _, t := range img.Tags {
 			r, err := reference.Parse(t)
@@ -38,7 +38,7 @@ func FromImages(imgs []*image.Image) []Image {
 			if err == nil {
 				repo, tag = r.Repository(), r.Tag
 			}
-			rows = append(rows, Image{ID: img.ID.String(), Repository: repo, Tag: tag, Created: img.Created(), Size: img.Size()})
+			rows = append(rows, Image{ID: img.ID.String(), Repository: repo, Tag: tag, Created: img.Created(), Size: img.Size(), Labels: img.Config.Config.Labels})
 		}
 	}
 	return rows

@@ -32,6 +32,7 @@ type Container struct {
 	Started, Finished time.Time
 	Name              string
 	Size              *int64 // writable layer size, set only when sizes were computed
+	Labels            map[string]string
 }
 
 // PsOptions are the flags of `ps` that change the table.
@@ -50,6 +51,7 @@ type Image struct {
 	Tag        string // "<none>" (or "") when untagged
 	Created    time.Time
 	Size       int64
+	Labels     map[string]string
 }
 
 // ImagesOptions are the flags of `images` that change the table.
