@@ -13,7 +13,7 @@ DEMO_ROOT ?= /tmp/lab-demo
 build: bin/lab
 
 bin/lab: $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
-	$(GO) build -o bin/lab .
+	$(GO) build -ldflags "-X lab/lab.GitCommit=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" -o bin/lab .
 
 # What the tests and the demo need from Debian: a static busybox for the base image,
 # tmux for the terminal tests, xmllint to validate lab test's JUnit reports.

@@ -104,6 +104,10 @@ func run(ctx context.Context, a *app, args []string) int {
 		usage(a.stdout)
 		return 0
 	}
+	if args[0] == "--version" || args[0] == "-v" {
+		printVersionLine(a.stdout)
+		return 0
+	}
 	verb := args[0]
 	c, ok := commands[verb]
 	if !ok {

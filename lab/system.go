@@ -30,7 +30,7 @@ func systemCommands() map[string]*command {
 		"fsck": {usage: "[OPTIONS]", short: "Check the store and remove leftovers of interrupted commands (--repair)", interspersed: true,
 			flags: addFsckFlags, run: cmdFsck},
 		"system": {usage: "COMMAND", short: "Manage lab's store (prune, check)", run: func(ctx context.Context, a *app, args []string) error {
-			return subcommand(ctx, a, "system", args, map[string]*command{"prune": systemPrune, "check": systemCheck}, nil)
+			return subcommand(ctx, a, "system", args, map[string]*command{"prune": systemPrune, "check": systemCheck, "df": systemDf}, nil)
 		}},
 		"container": {usage: "COMMAND", short: "Manage containers (prune; ls, rm, inspect... as the top-level verbs)", run: func(ctx context.Context, a *app, args []string) error {
 			return subcommand(ctx, a, "container", args, map[string]*command{"prune": containerPrune}, map[string]string{
