@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
@@ -277,13 +276,10 @@ func containerCommands() map[string]*command {
 				}
 				// Without -a the container runs in the background under a monitor
 				// process, and lab prints the name as Docker does.
-				for _, ref := range args {
-					if _, err := e.Detach(ctx, ref); err != nil {
-						return err
-					}
-					fmt.Fprintln(a.stdout, ref)
-				}
-				return nil
+				return startEach(a, args, func(ref string) error {
+					_, err := e.Detach(ctx, ref)
+					return err
+				})
 			}},
 		"ps": {usage: "[OPTIONS]", short: "List containers", interspersed: true,
 			flags: func(fs *pflag.FlagSet) any {
@@ -299,15 +295,7 @@ func containerCommands() map[string]*command {
 			},
 			run: cmdPs},
 		"stop": {usage: "[OPTIONS] CONTAINER [CONTAINER...]", short: "Stop one or more running containers", interspersed: true,
-			flags: func(fs *pflag.FlagSet) any {
-				return fs.IntP("time", "t", 10, "Seconds to wait before killing the container")
-			},
-			run: func(ctx context.Context, a *app, args []string) error {
-				return eachContainer(ctx, a, args, func(e *engine.Engine, ref string) error {
-					_, err := e.Stop(ctx, ref, time.Duration(*a.opts.(*int))*time.Second)
-					return err
-				})
-			}},
+			flags: addStopFlags, run: cmdStop},
 		"kill": {usage: "[OPTIONS] CONTAINER [CONTAINER...]", short: "Kill one or more running containers", interspersed: true,
 			flags: func(fs *pflag.FlagSet) any {
 				return fs.StringP("signal", "s", "KILL", "Signal to send to the container")

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"lab/lab/table"
 	"lab/runtime/engine"
+	"lab/runtime/image"
 	"lab/runtime/reference"
 )
 
@@ -92,7 +94,10 @@ func imageCommands() map[string]*command {
 					}
 					if err != nil {
 						fmt.Fprintf(a.stderr, "lab rmi: %v\n", err)
-						failed = &statusError{code: 1}
+						// Docker: with -f a missing image is reported but not a failure.
+						if !*a.opts.(*bool) || !errors.Is(err, image.ErrNotFound) {
+							failed = &statusError{code: 1}
+						}
 					}
 				}
 				return failed

@@ -64,7 +64,7 @@ var systemCheck = &command{usage: "[OPTIONS]", short: "Check the store (same as 
 
 func cmdFsck(ctx context.Context, a *app, args []string) error {
 	if len(args) > 0 {
-		return &statusError{code: 125, msg: fmt.Sprintf("\"lab %s\" accepts no arguments.", a.verb)}
+		return &statusError{code: 1, msg: fmt.Sprintf("\"lab %s\" accepts no arguments.", a.verb)}
 	}
 	f := a.opts.(*fsckFlags)
 	e, err := a.engine()
@@ -128,7 +128,7 @@ func subcommand(ctx context.Context, a *app, parent string, args []string, own m
 	}
 	c, ok := own[args[0]]
 	if !ok {
-		return &statusError{code: 125, msg: fmt.Sprintf("lab: '%s %s' is not a lab command.\nSee 'lab %s --help'", parent, args[0], parent)}
+		return &statusError{code: 1, msg: fmt.Sprintf("lab: unknown command: lab %s %s\n\nRun 'lab %s --help' for more information", parent, args[0], parent)}
 	}
 	name := parent + " " + args[0]
 	fs := pflag.NewFlagSet("lab "+name, pflag.ContinueOnError)
@@ -172,7 +172,7 @@ func confirm(a *app, warning string) bool {
 
 func noArgs(a *app, args []string) error {
 	if len(args) > 0 {
-		return &statusError{code: 125, msg: fmt.Sprintf("\"lab %s\" accepts no arguments.\nSee 'lab %s --help'.", a.verb, a.verb)}
+		return &statusError{code: 1, msg: fmt.Sprintf("\"lab %s\" accepts no arguments.\nSee 'lab %s --help'.", a.verb, a.verb)}
 	}
 	return nil
 }

@@ -106,6 +106,11 @@ func (e *Engine) Wait(ctx context.Context, ref string) (*container.Container, er
 // Stop sends SIGTERM (or the image's stop signal), then SIGKILL after timeout, like
 // `docker stop`.
 func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) (*container.Container, error) {
+	return e.StopWith(ctx, ref, syscall.SIGTERM, timeout)
+}
+
+// StopWith is Stop with another first signal (`docker stop -s`).
+func (e *Engine) StopWith(ctx context.Context, ref string, sig syscall.Signal, timeout time.Duration) (*container.Container, error) {
 	c, err := e.Containers.Get(ref)
 	if err != nil {
 		return nil, err
@@ -113,7 +118,7 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) (*
 	if !e.Containers.IsRunning(c.ID) {
 		return c, nil
 	}
-	e.Kill(c.ID, syscall.SIGTERM)
+	e.Kill(c.ID, sig)
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if got, err := e.Wait(wctx, c.ID); err == nil {
