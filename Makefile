@@ -51,9 +51,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./runtime/archive
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./runtime/reference
 
-# lab build vs docker build on the same Dockerfiles (skips with a note without Docker).
+# lab build vs docker build on the same Dockerfiles, and --format/--filter/exit codes of
+# ps, images, inspect on the same containers (both skip with a note without Docker).
 compare: build
 	LAB=$(CURDIR)/bin/lab ./scripts/compare-docker-build.sh
+	LAB=$(CURDIR)/bin/lab ./scripts/compare-docker-format.sh
 
 lint:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
