@@ -14,12 +14,14 @@ build: bin/lab bin/lab-full bin/lab-init
 # Two builds of one main: bin/lab is lean (-tags lean: no Lua, REPL, lab test or lab
 # build, so none of gopher-lua, readline, BuildKit's parser or protobuf is loaded and
 # initialised when a container starts) and hands those over to bin/lab-full beside it.
+# The commit lab version reports (build metadata is off where GOFLAGS=-buildvcs=false).
+LDFLAGS = -X lab/lab.GitCommit=$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 GOSRC := $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
 bin/lab: $(GOSRC)
-	$(GO) build -tags lean -o bin/lab .
+	$(GO) build -tags lean -ldflags "$(LDFLAGS)" -o bin/lab .
 
 bin/lab-full: $(GOSRC)
-	$(GO) build -o bin/lab-full .
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lab-full .
 
 # The container init lab starts (it looks for it next to itself): only the init side
 # of runtime/proc, so it starts several times faster than lab re-executed would.
@@ -85,11 +87,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./runtime/archive
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./runtime/reference
 
-# lab build vs docker build on the same Dockerfiles, and images moved between lab and
-# Docker by save/load and a loopback registry (each skips with a note without Docker).
+# lab build vs docker build on the same Dockerfiles, images moved between lab and Docker
+# by save/load and a loopback registry, and --format/--filter/exit codes of ps, images,
+# inspect on the same containers (each skips with a note without Docker).
 compare: build
 	LAB=$(CURDIR)/bin/lab ./scripts/compare-docker-build.sh
 	LAB=$(CURDIR)/bin/lab ./scripts/compare-docker-registry.sh
+	LAB=$(CURDIR)/bin/lab ./scripts/compare-docker-format.sh
 
 lint:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -226,7 +226,7 @@ func TestErrors(t *testing.T) {
 		{[]string{"run", "busybox", "sh", "-c", "sleep 9 & kill -9 $!; wait $!"}, 137, ""},
 		{[]string{"rm", "nosuch"}, 1, "no such container: nosuch"},
 		{[]string{"rmi", "nosuch"}, 1, "no such image: nosuch:latest"},
-		{[]string{"nosuchverb"}, 125, "is not a lab command"},
+		{[]string{"nosuchverb"}, 1, "lab: unknown command: lab nosuchverb\n"},
 		{[]string{"commit", "nosuch"}, 1, "no such container: nosuch"},
 	}
 	for _, tc := range cases {

@@ -11,12 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
-	"lab/lab/table"
 	"lab/runtime/container"
 	"lab/runtime/engine"
 	"lab/runtime/proc"
@@ -295,13 +293,10 @@ func containerCommands() map[string]*command {
 				}
 				// Without -a the container runs in the background under a monitor
 				// process, and lab prints the name as Docker does.
-				for _, ref := range args {
-					if _, err := e.Detach(ctx, ref); err != nil {
-						return err
-					}
-					fmt.Fprintln(a.stdout, ref)
-				}
-				return nil
+				return startEach(a, args, func(ref string) error {
+					_, err := e.Detach(ctx, ref)
+					return err
+				})
 			}},
 		"ps": {usage: "[OPTIONS]", short: "List containers", interspersed: true,
 			flags: func(fs *pflag.FlagSet) any {
@@ -311,33 +306,13 @@ func containerCommands() map[string]*command {
 				fs.IntVarP(&f.last, "last", "n", -1, "Show n last created containers (includes all states)")
 				fs.BoolVarP(&f.quiet, "quiet", "q", false, "Only display container IDs")
 				fs.BoolVar(&f.noTrunc, "no-trunc", false, "Don't truncate output")
-				fs.StringVar(&f.format, "format", "", "Format output: 'table' or 'json'")
+				fs.StringVar(&f.format, "format", "", formatUsage)
+				fs.VarP(filterFlag{&f.filters}, "filter", "f", "Filter output based on conditions provided")
 				return f
 			},
 			run: cmdPs},
 		"stop": {usage: "[OPTIONS] CONTAINER [CONTAINER...]", short: "Stop one or more running containers", interspersed: true,
-			flags: func(fs *pflag.FlagSet) any {
-				f := &stopFlags{}
-				fs.IntVarP(&f.timeout, "timeout", "t", 10, "Seconds to wait before killing the container")
-				fs.IntVar(&f.timeout, "time", 10, "Seconds to wait before killing the container (deprecated spelling of --timeout)")
-				fs.StringVarP(&f.signal, "signal", "s", "", "Signal to send to the container (default: the image's STOPSIGNAL, else TERM)")
-				return f
-			},
-			run: func(ctx context.Context, a *app, args []string) error {
-				f := a.opts.(*stopFlags)
-				var sig syscall.Signal
-				if f.signal != "" {
-					s, ok := signalByName(f.signal)
-					if !ok {
-						return &statusError{code: 1, msg: fmt.Sprintf("lab stop: invalid signal: %s", f.signal)}
-					}
-					sig = s
-				}
-				return eachContainer(ctx, a, args, func(e *engine.Engine, ref string) error {
-					_, err := e.Stop(ctx, ref, time.Duration(f.timeout)*time.Second, sig)
-					return err
-				})
-			}},
+			flags: addStopFlags, run: cmdStop},
 		"kill": {usage: "[OPTIONS] CONTAINER [CONTAINER...]", short: "Kill one or more running containers", interspersed: true,
 			flags: func(fs *pflag.FlagSet) any {
 				return fs.StringP("signal", "s", "KILL", "Signal to send to the container")
@@ -437,7 +412,10 @@ func containerCommands() map[string]*command {
 			}},
 		"inspect": {usage: "[OPTIONS] NAME|ID [NAME|ID...]", short: "Return low-level information on containers and images", interspersed: true,
 			flags: func(fs *pflag.FlagSet) any {
-				return fs.String("type", "", "Only inspect objects of the given type (container or image)")
+				f := &inspectFlags{}
+				fs.StringVar(&f.typ, "type", "", "Only inspect objects of the given type (container or image)")
+				fs.StringVarP(&f.format, "format", "f", "", formatUsage)
+				return f
 			},
 			run: cmdInspect},
 	}
@@ -474,15 +452,11 @@ func writeFileWith(path string, fn func(io.Writer) error) error {
 	return f.Close()
 }
 
-type stopFlags struct {
-	timeout int
-	signal  string
-}
-
 type psFlags struct {
 	all, latest, quiet, noTrunc bool
 	last                        int
 	format                      string
+	filters                     []string
 }
 
 func cmdPs(ctx context.Context, a *app, args []string) error {
@@ -494,57 +468,18 @@ func cmdPs(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	n := f.last
-	list := e.Containers.List
-	if !f.all && !f.latest && n < 0 {
-		list = e.Containers.ListRunning
-	}
-	cs, err := list()
+	rows, err := psRows(e, f)
 	if err != nil {
 		return err
 	}
-	if f.latest {
-		n = 1
-	}
-	var rows []*container.Container
-	for _, c := range cs {
-		if f.all || n > 0 || c.State.Status == container.Running {
-			rows = append(rows, c)
-		}
-	}
-	if n >= 0 && len(rows) > n {
-		rows = rows[:n]
-	}
-	now := time.Now()
-	switch f.format {
-	case "", "table":
-		return table.Ps(a.stdout, table.FromContainers(rows), table.PsOptions{NoTrunc: f.noTrunc, Quiet: f.quiet, Now: now})
-	case "json", "{{json .}}":
-		enc := json.NewEncoder(a.stdout)
-		for _, c := range table.FromContainers(rows) {
-			if err := enc.Encode(psJSON(c, now)); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return &statusError{code: 125, msg: fmt.Sprintf("lab ps: unsupported --format %q (use table or json)", f.format)}
-}
-
-func psJSON(c table.Container, now time.Time) map[string]any {
-	return map[string]any{
-		"ID": c.ID[:12], "Image": c.Image, "Command": fmt.Sprintf("%q", c.Command),
-		"CreatedAt":  c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
-		"RunningFor": table.Ago(now, c.Created), "State": c.State, "Status": table.Status(c, now),
-		"Names": c.Name, "Ports": "", "Labels": "", "Mounts": "", "Networks": "none", "LocalVolumes": "0", "Size": "",
-	}
+	return writePs(a, f, rows)
 }
 
 func cmdInspect(ctx context.Context, a *app, args []string) error {
 	if err := needArgs(a, args, 1, -1); err != nil {
 		return err
 	}
-	typ := *a.opts.(*string)
+	typ := a.opts.(*inspectFlags).typ
 	e, err := a.engine()
 	if err != nil {
 		return err
@@ -569,6 +504,12 @@ func cmdInspect(ctx context.Context, a *app, args []string) error {
 			continue
 		}
 		out = append(out, e.InspectImage(img))
+	}
+	if done, err := writeInspect(a, out); done {
+		if err != nil {
+			return err
+		}
+		return failed
 	}
 	if out == nil {
 		out = []any{}

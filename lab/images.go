@@ -2,7 +2,7 @@ package lab
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,12 +14,14 @@ import (
 
 	"lab/lab/table"
 	"lab/runtime/engine"
+	"lab/runtime/image"
 	"lab/runtime/reference"
 )
 
 type imagesFlags struct {
 	all, quiet, noTrunc, digests bool
 	format                       string
+	filters                      []string
 }
 
 type commitFlags struct {
@@ -41,7 +43,8 @@ func imageCommands() map[string]*command {
 				fs.BoolVarP(&f.quiet, "quiet", "q", false, "Only show image IDs")
 				fs.BoolVar(&f.noTrunc, "no-trunc", false, "Don't truncate output")
 				fs.BoolVar(&f.digests, "digests", false, "Show digests")
-				fs.StringVar(&f.format, "format", "", "Format output: 'table' or 'json'")
+				fs.StringVar(&f.format, "format", "", formatUsage)
+				fs.VarP(filterFlag{&f.filters}, "filter", "f", "Filter output based on conditions provided")
 				return f
 			},
 			run: cmdImages},
@@ -92,7 +95,10 @@ func imageCommands() map[string]*command {
 					}
 					if err != nil {
 						fmt.Fprintf(a.stderr, "lab rmi: %v\n", err)
-						failed = &statusError{code: 1}
+						// Docker: with -f a missing image is reported but not a failure.
+						if !*a.opts.(*bool) || !errors.Is(err, image.ErrNotFound) {
+							failed = &statusError{code: 1}
+						}
 					}
 				}
 				return failed
@@ -113,7 +119,7 @@ func imageCommands() map[string]*command {
 				f := &imagesFlags{}
 				fs.BoolVarP(&f.quiet, "quiet", "q", false, "Only show image IDs")
 				fs.BoolVar(&f.noTrunc, "no-trunc", false, "Don't truncate output")
-				fs.BoolVar(&f.digests, "digests", false, "Show digests")
+				fs.StringVar(&f.format, "format", "", formatUsage)
 				return f
 			},
 			run: func(ctx context.Context, a *app, args []string) error {
@@ -128,6 +134,9 @@ func imageCommands() map[string]*command {
 				hs, err := e.History(args[0])
 				if err != nil {
 					return err
+				}
+				if f.format != "" && f.format != "table" {
+					return writeHistory(a, f, hs)
 				}
 				var rows []table.History
 				for _, h := range hs {
@@ -236,25 +245,14 @@ func cmdImages(ctx context.Context, a *app, args []string) error {
 		}
 		rows = kept
 	}
-	now := time.Now()
-	switch f.format {
-	case "", "table":
-		return table.Images(a.stdout, rows, table.ImagesOptions{NoTrunc: f.noTrunc, Quiet: f.quiet, Digests: f.digests, Now: now})
-	case "json", "{{json .}}":
-		enc := json.NewEncoder(a.stdout)
-		for _, r := range rows {
-			err := enc.Encode(map[string]any{
-				"ID": strings.TrimPrefix(r.ID, "sha256:")[:12], "Repository": r.Repository, "Tag": r.Tag,
-				"CreatedAt": r.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), "CreatedSince": table.Ago(now, r.Created),
-				"Size": humanSize(r.Size), "Digest": orNone(r.Digest), "Containers": "N/A", "SharedSize": "N/A", "UniqueSize": "N/A", "VirtualSize": humanSize(r.Size),
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+	fl, err := parseFilters(f.filters, "dangling", "reference", "label", "before", "since")
+	if err != nil {
+		return err
 	}
-	return &statusError{code: 125, msg: fmt.Sprintf("lab images: unsupported --format %q (use table or json)", f.format)}
+	if rows, err = filterImages(e, rows, fl); err != nil {
+		return err
+	}
+	return writeImages(a, f, rows)
 }
 
 type engineCommit = engine.CommitOptions

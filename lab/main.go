@@ -123,11 +123,16 @@ func run(ctx context.Context, a *app, args []string) int {
 		usage(a.stdout)
 		return 0
 	}
+	if args[0] == "--version" || args[0] == "-v" {
+		printVersionLine(a.stdout)
+		return 0
+	}
 	verb := args[0]
 	c, ok := commands[verb]
 	if !ok {
-		fmt.Fprintf(a.stderr, "lab: '%s' is not a lab command.\nSee 'lab --help'\n", verb)
-		return 125
+		// Docker's client: an unknown command is a usage error, exit 1.
+		fmt.Fprintf(a.stderr, "lab: unknown command: lab %s\n\nRun 'lab --help' for more information\n", verb)
+		return 1
 	}
 	a.verb = verb
 	fs := pflag.NewFlagSet("lab "+verb, pflag.ContinueOnError)
@@ -243,7 +248,8 @@ func needArgs(a *app, args []string, min, max int) error {
 	if min != 1 && !strings.HasSuffix(want, "s") {
 		want += "s"
 	}
-	return &statusError{code: 125, msg: fmt.Sprintf("\"lab %s\" requires %s.\nSee 'lab %s --help'.\n\nUsage:  lab %s %s\n\n%s", a.verb, want, a.verb, a.verb, c.usage, c.short)}
+	// Exit 1, as Docker's client (28) exits for a wrong argument count.
+	return &statusError{code: 1, msg: fmt.Sprintf("\"lab %s\" requires %s.\nSee 'lab %s --help'.\n\nUsage:  lab %s %s\n\n%s", a.verb, want, a.verb, a.verb, c.usage, c.short)}
 }
 
 // goStyleFlags rewrites Go-style long flags (-run X, -timeout=2s) to pflag's --run X,

@@ -30,7 +30,7 @@ func systemCommands() map[string]*command {
 		"fsck": {usage: "[OPTIONS]", short: "Check the store and remove leftovers of interrupted commands (--repair)", interspersed: true,
 			flags: addFsckFlags, run: cmdFsck},
 		"system": {usage: "COMMAND", short: "Manage lab's store (prune, check)", run: func(ctx context.Context, a *app, args []string) error {
-			return subcommand(ctx, a, "system", args, map[string]*command{"prune": systemPrune, "check": systemCheck}, nil)
+			return subcommand(ctx, a, "system", args, map[string]*command{"prune": systemPrune, "check": systemCheck, "df": systemDf}, nil)
 		}},
 		"container": {usage: "COMMAND", short: "Manage containers (prune; ls, rm, inspect... as the top-level verbs)", run: func(ctx context.Context, a *app, args []string) error {
 			return subcommand(ctx, a, "container", args, map[string]*command{"prune": containerPrune}, map[string]string{
@@ -64,7 +64,7 @@ var systemCheck = &command{usage: "[OPTIONS]", short: "Check the store (same as 
 
 func cmdFsck(ctx context.Context, a *app, args []string) error {
 	if len(args) > 0 {
-		return &statusError{code: 125, msg: fmt.Sprintf("\"lab %s\" accepts no arguments.", a.verb)}
+		return &statusError{code: 1, msg: fmt.Sprintf("\"lab %s\" accepts no arguments.", a.verb)}
 	}
 	f := a.opts.(*fsckFlags)
 	e, err := a.engine()
@@ -128,7 +128,7 @@ func subcommand(ctx context.Context, a *app, parent string, args []string, own m
 	}
 	c, ok := own[args[0]]
 	if !ok {
-		return &statusError{code: 125, msg: fmt.Sprintf("lab: '%s %s' is not a lab command.\nSee 'lab %s --help'", parent, args[0], parent)}
+		return &statusError{code: 1, msg: fmt.Sprintf("lab: unknown command: lab %s %s\n\nRun 'lab %s --help' for more information", parent, args[0], parent)}
 	}
 	name := parent + " " + args[0]
 	fs := pflag.NewFlagSet("lab "+name, pflag.ContinueOnError)
@@ -172,7 +172,7 @@ func confirm(a *app, warning string) bool {
 
 func noArgs(a *app, args []string) error {
 	if len(args) > 0 {
-		return &statusError{code: 125, msg: fmt.Sprintf("\"lab %s\" accepts no arguments.\nSee 'lab %s --help'.", a.verb, a.verb)}
+		return &statusError{code: 1, msg: fmt.Sprintf("\"lab %s\" accepts no arguments.\nSee 'lab %s --help'.", a.verb, a.verb)}
 	}
 	return nil
 }

@@ -52,10 +52,10 @@ func TestPruneCLI(t *testing.T) {
 	if !strings.Contains(out, "Deleted Containers:\n") || !strings.Contains(out, "Removed leftovers of interrupted commands:\ntemporary file of an interrupted command: ingest/blob-9\n") {
 		t.Fatalf("system prune:\n%s", out)
 	}
-	if r := labIn(t, root, "", "container", "bogus"); r.code != 125 || !strings.Contains(r.stderr, "'container bogus' is not a lab command") {
+	if r := labIn(t, root, "", "container", "bogus"); r.code != 1 || !strings.Contains(r.stderr, "unknown command: lab container bogus") {
 		t.Fatalf("unknown subcommand: %+v", r)
 	}
-	if r := labIn(t, root, "", "container", "prune", "extra"); r.code != 125 || !strings.Contains(r.stderr, "accepts no arguments") {
+	if r := labIn(t, root, "", "container", "prune", "extra"); r.code != 1 || !strings.Contains(r.stderr, "accepts no arguments") {
 		t.Fatalf("extra argument: %+v", r)
 	}
 }

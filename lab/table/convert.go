@@ -41,7 +41,7 @@ func FromImages(imgs []*image.Image) []Image {
 			}
 		}
 		row := func(repo, tag string) Image {
-			return Image{ID: img.ID.String(), Repository: repo, Tag: tag, Created: img.Created(), Size: img.Size(), Digest: digests[repo]}
+			return Image{ID: img.ID.String(), Repository: repo, Tag: tag, Created: img.Created(), Size: img.Size(), Digest: digests[repo], Labels: img.Config.Config.Labels}
 		}
 		shown := map[string]bool{}
 		for _, t := range img.Tags {

@@ -32,6 +32,7 @@ type Container struct {
 	Started, Finished time.Time
 	Name              string
 	Size              *int64 // writable layer size, set only when sizes were computed
+	Labels            map[string]string
 }
 
 // PsOptions are the flags of `ps` that change the table.
@@ -51,6 +52,7 @@ type Image struct {
 	Created    time.Time
 	Size       int64
 	Digest     string // the registry's manifest digest for Repository, "" if none
+	Labels     map[string]string
 }
 
 // ImagesOptions are the flags of `images` that change the table.
