@@ -320,7 +320,10 @@ func privateBase(ctx context.Context, a *app, o *testFlags, todo []*unit) (*engi
 				}
 				continue
 			}
-			missing[ref] = fmt.Errorf("no image %s in %s (pull or build it there first)", ref, srcRoot)
+			// Not in the store: pulled into the run's private base, never the user's.
+			if _, err := base.Pull(ctx, ref, registryOptions(nil)); err != nil {
+				missing[ref] = fmt.Errorf("no image %s in %s, and pulling it failed: %v", ref, srcRoot, engine.Clip(err.Error()))
+			}
 		}
 	}
 	return base, missing, cleanup, nil
