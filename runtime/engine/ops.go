@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +23,10 @@ type CommitOptions struct {
 	Message string   // -m
 	Author  string   // -a
 	Changes []string // -c: Dockerfile instructions applied to the config
+	// NoPause leaves a running container running while its layer is read
+	// (--pause=false). By default it is frozen, as Docker does, so that the layer is
+	// one consistent state of the tree.
+	NoPause bool
 }
 
 // Commit turns the container's writable layer into a new image on top of its image.
@@ -204,7 +207,9 @@ func (e *Engine) Export(ctx context.Context, ref string, w io.Writer) error {
 }
 
 // ReadFile reads a file from a container's filesystem (running or not) without
-// mounting anything.
+// mounting anything. The path is resolved inside the container's view, relative to
+// open directories, so a running container that swaps a directory for a symlink
+// cannot make lab read a host file.
 func (e *Engine) ReadFile(ref, path string) ([]byte, error) {
 	c, err := e.Containers.Get(ref)
 	if err != nil {
@@ -214,11 +219,7 @@ func (e *Engine) ReadFile(ref, path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := archive.Lookup(stack, path)
-	if err != nil {
-		return nil, err
-	}
-	return os.ReadFile(p)
+	return archive.ReadFile(stack, path)
 }
 
 // ReadImageFile reads a file from an image's filesystem.
@@ -231,11 +232,7 @@ func (e *Engine) ReadImageFile(ref, path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := archive.Lookup(dirs, path)
-	if err != nil {
-		return nil, err
-	}
-	return os.ReadFile(p)
+	return archive.ReadFile(dirs, path)
 }
 
 // Remove deletes a container. A running one needs force, which kills it first.
