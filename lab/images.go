@@ -25,6 +25,7 @@ type imagesFlags struct {
 type commitFlags struct {
 	message, author string
 	changes         []string
+	pause           bool
 }
 
 type importFlags struct {
@@ -50,7 +51,7 @@ func imageCommands() map[string]*command {
 				fs.StringVarP(&f.message, "message", "m", "", "Commit message")
 				fs.StringVarP(&f.author, "author", "a", "", "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")")
 				fs.StringArrayVarP(&f.changes, "change", "c", nil, "Apply Dockerfile instruction to the created image")
-				fs.BoolP("pause", "p", true, "Pause container during commit (accepted for compatibility)")
+				fs.BoolVarP(&f.pause, "pause", "p", true, "Pause container during commit")
 				return f
 			},
 			run: func(ctx context.Context, a *app, args []string) error {
@@ -200,7 +201,7 @@ func imageCommands() map[string]*command {
 }
 
 func commitOptions(ref string, f *commitFlags) engineCommit {
-	return engineCommit{Ref: ref, Message: f.message, Author: f.author, Changes: f.changes}
+	return engineCommit{Ref: ref, Message: f.message, Author: f.author, Changes: f.changes, NoPause: !f.pause}
 }
 
 func cmdImages(ctx context.Context, a *app, args []string) error {

@@ -12,8 +12,10 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"lab/runtime/archive"
+	"lab/runtime/cgroup"
 	"lab/runtime/container"
 	"lab/runtime/image"
+	"lab/runtime/proc"
 	"lab/runtime/reference"
 )
 
@@ -62,6 +64,13 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (*imag
 	cfg.Created = &now
 	cfg.Author = o.Author
 	cfg.History = append(cfg.History, ocispec.History{Created: &now, CreatedBy: strings.Join(append([]string{c.Path}, c.Args...), " "), Author: o.Author, Comment: o.Message})
+	if !o.NoPause {
+		thaw, err := e.pause(c)
+		if err != nil {
+			return nil, fmt.Errorf("commit %s: %w", c.ShortID(), err)
+		}
+		defer thaw()
+	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(archive.WriteLayer(ctx, pw, e.Containers.UpperDir(c.ID))) }()
 	layer, err := e.Images.ImportLayer(ctx, pr)
@@ -74,6 +83,33 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (*imag
 		layers = append(layers, image.Layer{Desc: l, DiffID: parent.Config.RootFS.DiffIDs[i]})
 	}
 	return e.Images.Create(cfg, append(layers, layer), target)
+}
+
+// pause freezes a running container's processes until the returned function is
+// called; for a container that is not running it does nothing. A host with no
+// freezer cgroup at all commits without pausing: the layer is read safely either
+// way (see archive), only not as one instant of the tree.
+func (e *Engine) pause(c *container.Container) (func(), error) {
+	nothing := func() {}
+	if !e.Containers.IsRunning(c.ID) {
+		return nothing, nil
+	}
+	cur, err := e.Containers.Get(c.ID)
+	if err != nil || cur.State.Pid <= 0 {
+		return nothing, nil
+	}
+	pid := cur.State.Pid
+	if _, err := proc.Members(pid); err != nil {
+		return nothing, nil // it has just exited
+	}
+	thaw, err := cgroup.Freeze(c.ID, func() ([]int, error) { return proc.Members(pid) })
+	if errors.Is(err, cgroup.ErrUnsupported) {
+		return nothing, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pause: %w (commit with --pause=false to skip the pause)", err)
+	}
+	return func() { thaw() }, nil
 }
 
 // ApplyChanges applies `docker commit -c` / `docker import -c` instructions.
@@ -273,6 +309,7 @@ func (e *Engine) lockStopped(c *container.Container, force bool) (func(), error)
 			}
 			if cur, err := e.Containers.Get(c.ID); err == nil && cur.State.Pid > 0 && i%50 == 0 {
 				syscall.Kill(cur.State.Pid, syscall.SIGKILL)
+				cgroup.Thaw(c.ID)
 			}
 		}
 		time.Sleep(5 * time.Millisecond)
