@@ -213,9 +213,12 @@ func cmdImages(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	imgs, err := e.Images.List()
+	imgs, damaged, err := e.Images.ListDamaged()
 	if err != nil {
 		return err
+	}
+	for _, d := range damaged {
+		fmt.Fprintf(a.stderr, "WARNING: %s (lab fsck --repair removes it)\n", d)
 	}
 	var filter *reference.Ref
 	if len(args) == 1 {

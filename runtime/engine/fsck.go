@@ -75,6 +75,9 @@ func (e *Engine) Fsck(ctx context.Context, o FsckOptions) (*FsckReport, error) {
 	f.names()
 	if idxErr != nil {
 		// Without a readable index nothing is known to be unreferenced.
+		if errors.Is(idxErr, fs.ErrNotExist) {
+			return f.r, nil // reported, with what repairs it
+		}
 		f.problem("index.json cannot be read (%v): unreferenced blobs and layers were not collected", idxErr)
 	} else if err := f.collect(ctx); err != nil {
 		return f.r, err
@@ -182,6 +185,21 @@ func newRefs() refs {
 func (f *fsck) images() (refs, error) {
 	r := newRefs()
 	idx, err := f.readIndex()
+	if errors.Is(err, fs.ErrNotExist) {
+		// Lost: every blob would look unreferenced. Never collect on that basis;
+		// rebuild the index from the manifests found instead.
+		if !f.o.Repair {
+			f.problem("index.json is missing: no image can be found ('lab fsck --repair' rebuilds it from the manifests in blobs/, untagged)")
+			return r, err
+		}
+		found, rerr := f.e.Images.RebuildIndex()
+		if rerr != nil {
+			f.problem("index.json is missing and could not be rebuilt: %v", rerr)
+			return r, err
+		}
+		f.r.Repaired = append(f.r.Repaired, fmt.Sprintf("index.json was missing: rebuilt it from the %d image manifests found in blobs/ (untagged: tag them again with 'lab tag')", len(found)))
+		idx, err = f.readIndex()
+	}
 	if err != nil {
 		return r, err
 	}

@@ -335,6 +335,18 @@ func (e *Engine) Tag(source, target string) error {
 // lines.
 func (e *Engine) RemoveImage(ref string, force bool) ([]string, error) {
 	img, err := e.Images.Get(ref)
+	if err != nil && !errors.Is(err, image.ErrNotFound) {
+		// A damaged image (its manifest or config gone) can still be removed by tag.
+		if r, perr := reference.Parse(ref); perr == nil {
+			if tags, derr := e.Images.RemoveDamaged(r); derr == nil {
+				var out []string
+				for _, t := range tags {
+					out = append(out, "Untagged: "+t)
+				}
+				return out, nil
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +27,11 @@ import (
 
 // ErrNotFound is returned when no image matches a reference or ID.
 var ErrNotFound = errors.New("no such image")
+
+// ErrIndexLost is returned when index.json is gone from a store that holds blobs:
+// nothing can be looked up, and nothing may be written (a new index would hide every
+// image) until `lab fsck --repair` rebuilds it.
+var ErrIndexLost = errors.New("index.json is missing although the store holds blobs: run 'lab fsck --repair' to rebuild it")
 
 // ErrAmbiguous is returned when an ID prefix matches more than one image.
 var ErrAmbiguous = errors.New("ambiguous image id")
@@ -79,13 +85,69 @@ func NewStore(c *content.Store, root string) (*Store, error) {
 	if err := os.MkdirAll(s.layers, 0o700); err != nil {
 		return nil, fmt.Errorf("open image store: %w", err)
 	}
-	if _, err := os.Stat(s.indexPath()); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(s.indexPath()); errors.Is(err, fs.ErrNotExist) && !s.hasBlobs() {
 		err := s.update(func(*ocispec.Index) error { return nil })
 		if err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// hasBlobs reports whether the store holds any blob: an index.json missing from such
+// a store was lost, not yet made.
+func (s *Store) hasBlobs() bool {
+	ds, err := s.content.Digests()
+	return err != nil || len(ds) > 0
+}
+
+// maxManifestSize bounds what RebuildIndex reads as a possible manifest.
+const maxManifestSize = 4 << 20
+
+// RebuildIndex writes a new index.json when it is lost, naming untagged every
+// manifest found among the blobs whose config is present too, and returns their
+// digests. It does nothing when index.json exists.
+func (s *Store) RebuildIndex() ([]digest.Digest, error) {
+	unlock, err := content.LockFile(s.lock)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if _, err := os.Stat(s.indexPath()); !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	ds, err := s.content.Digests()
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(ds)
+	idx := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}}
+	var found []digest.Digest
+	for _, d := range ds {
+		p, _ := s.content.Path(d)
+		if fi, err := os.Stat(p); err != nil || fi.Size() > maxManifestSize {
+			continue
+		}
+		b, err := s.content.ReadBlob(d)
+		if err != nil {
+			continue
+		}
+		var m ocispec.Manifest
+		if json.Unmarshal(b, &m) != nil || m.SchemaVersion != 2 || m.Config.Digest.Validate() != nil || !s.content.Exists(m.Config.Digest) {
+			continue
+		}
+		mt := m.MediaType
+		if mt == "" {
+			mt = ocispec.MediaTypeImageManifest
+		}
+		idx.Manifests = append(idx.Manifests, ocispec.Descriptor{MediaType: mt, Digest: d, Size: int64(len(b))})
+		found = append(found, d)
+	}
+	b, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return found, content.WriteFileAtomic(s.indexPath(), b, 0o644, true)
 }
 
 // Content is the blob store the images live in.
@@ -97,6 +159,9 @@ func (s *Store) readIndex() (ocispec.Index, error) {
 	var idx ocispec.Index
 	b, err := os.ReadFile(s.indexPath())
 	if errors.Is(err, fs.ErrNotExist) {
+		if s.hasBlobs() {
+			return idx, ErrIndexLost
+		}
 		idx.SchemaVersion = 2
 		idx.MediaType = ocispec.MediaTypeImageIndex
 		return idx, nil
@@ -156,32 +221,59 @@ func (s *Store) updateThen(fn func(*ocispec.Index) error, after func() error) er
 
 func refName(d ocispec.Descriptor) string { return d.Annotations[ocispec.AnnotationRefName] }
 
-// List returns every image, tags gathered, newest first.
+// Damaged is an index entry whose manifest or config cannot be loaded. It fails
+// alone: the other images stay usable, and `lab fsck --repair` drops it.
+type Damaged struct {
+	Name string // its tag, or its manifest digest when untagged
+	Err  error
+}
+
+func (d Damaged) String() string { return fmt.Sprintf("image %s is damaged: %v", d.Name, d.Err) }
+
+// List returns every image that can be loaded, tags gathered, newest first; damaged
+// entries are left out (ListDamaged reports them).
 func (s *Store) List() ([]*Image, error) {
+	imgs, _, err := s.ListDamaged()
+	return imgs, err
+}
+
+// ListDamaged is List that also returns the entries that cannot be loaded, once each.
+func (s *Store) ListDamaged() ([]*Image, []Damaged, error) {
 	// Readers take no lock. Another process's rmi may delete an image's blobs between
 	// our reading index.json and its blobs; it rewrote the index first, so reading
 	// again no longer finds the image. A blob still missing then is real damage.
 	for attempt := 0; ; attempt++ {
-		imgs, err := s.list()
-		if err == nil || !errors.Is(err, content.ErrNotFound) || attempt == 4 {
-			return imgs, err
+		imgs, bad, err := s.list()
+		if err != nil || attempt == 4 || !slices.ContainsFunc(bad, func(d Damaged) bool { return errors.Is(d.Err, content.ErrNotFound) }) {
+			return imgs, bad, err
 		}
 	}
 }
 
-func (s *Store) list() ([]*Image, error) {
+func (s *Store) list() ([]*Image, []Damaged, error) {
 	idx, err := s.readIndex()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	byDigest := map[digest.Digest]*Image{}
+	broken := map[digest.Digest]bool{}
 	var out []*Image
+	var bad []Damaged
 	for _, d := range idx.Manifests {
+		if broken[d.Digest] {
+			continue
+		}
 		img, ok := byDigest[d.Digest]
 		if !ok {
 			img, err = s.load(d)
 			if err != nil {
-				return nil, err
+				broken[d.Digest] = true
+				name := refName(d)
+				if name == "" {
+					name = d.Digest.String()
+				}
+				bad = append(bad, Damaged{Name: familiar(name), Err: err})
+				continue
 			}
 			byDigest[d.Digest] = img
 			out = append(out, img)
@@ -191,7 +283,7 @@ func (s *Store) list() ([]*Image, error) {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created().After(out[j].Created()) })
-	return out, nil
+	return out, bad, nil
 }
 
 // readBlob is content.ReadBlob for manifests and configs, which every Get reads (twice
@@ -292,19 +384,24 @@ func (s *Store) get(ref string) (*Image, error) {
 	}
 	var found *ocispec.Descriptor
 	var foundID digest.Digest
+	var damage error
 	seen := map[digest.Digest]bool{}
 	for i, d := range idx.Manifests {
 		if seen[d.Digest] {
 			continue
 		}
 		seen[d.Digest] = true
+		// A damaged entry fails alone: it cannot be the image asked for by ID, since
+		// its ID (the config digest) is unknown, and must not hide the others.
 		mb, err := s.readBlob(d.Digest)
 		if err != nil {
-			return nil, fmt.Errorf("load manifest: %w", err)
+			damage = fmt.Errorf("load manifest: %w", err)
+			continue
 		}
 		var m ocispec.Manifest
 		if err := json.Unmarshal(mb, &m); err != nil {
-			return nil, fmt.Errorf("load manifest %s: %w", d.Digest, err)
+			damage = fmt.Errorf("load manifest %s: %w", d.Digest, err)
+			continue
 		}
 		if !strings.HasPrefix(m.Config.Digest.Encoded(), hex) {
 			continue
@@ -315,6 +412,9 @@ func (s *Store) get(ref string) (*Image, error) {
 		found, foundID = &idx.Manifests[i], m.Config.Digest
 	}
 	if found == nil {
+		if damage != nil {
+			return nil, fmt.Errorf("%w: %s (another image is damaged: %v)", ErrNotFound, familiar(ref), damage)
+		}
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, familiar(ref))
 	}
 	return withTags(*found)
@@ -537,6 +637,46 @@ func (s *Store) Untag(ref reference.Ref) (last bool, err error) {
 		return nil
 	})
 	return last, err
+}
+
+// RemoveDamaged drops from the index every entry of the image tagged ref, provided its
+// manifest or config still cannot be loaded; its blobs are left for fsck to collect.
+// It is `rmi` of an image that cannot be loaded, which otherwise could never go.
+func (s *Store) RemoveDamaged(ref reference.Ref) ([]string, error) {
+	name := ref.String()
+	var tags []string
+	err := s.update(func(idx *ocispec.Index) error {
+		var dg digest.Digest
+		for _, d := range idx.Manifests {
+			if refName(d) == name {
+				dg = d.Digest
+			}
+		}
+		if dg == "" {
+			return fmt.Errorf("%w: %s", ErrNotFound, familiar(name))
+		}
+		for _, d := range idx.Manifests {
+			if d.Digest == dg {
+				if _, err := s.load(d); err == nil {
+					return fmt.Errorf("image %s is not damaged", familiar(name))
+				}
+				break
+			}
+		}
+		var kept []ocispec.Descriptor
+		for _, d := range idx.Manifests {
+			if d.Digest == dg {
+				if r := refName(d); r != "" {
+					tags = append(tags, familiar(r))
+				}
+				continue
+			}
+			kept = append(kept, d)
+		}
+		idx.Manifests = kept
+		return nil
+	})
+	return tags, err
 }
 
 // Delete removes img from the index and then frees the blobs and unpacked layers that no

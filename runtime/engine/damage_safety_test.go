@@ -1,0 +1,108 @@
+package engine_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"lab/runtime/engine"
+)
+
+// storeWithTwoImages makes busybox plus "other" (a commit of a container, kept) and
+// returns the blobs present.
+func storeWithTwoImages(t *testing.T) (*engine.Engine, []string) {
+	t.Helper()
+	e := newStore(t)
+	mustCLI(t, e.Root, "run", "--name", "c1", "busybox", "sh", "-c", "echo hi > /f")
+	mustCLI(t, e.Root, "commit", "c1", "other")
+	mustCLI(t, e.Root, "run", "--name", "c2", "other", "true")
+	blobs, _ := filepath.Glob(filepath.Join(e.Root, "blobs", "sha256", "*"))
+	return e, blobs
+}
+
+// With index.json lost, fsck --repair rebuilds it from the manifests found instead of
+// calling every blob a leftover: no blob an image or container uses is deleted, and
+// both images run again, untagged.
+func TestFsckRebuildsLostIndex(t *testing.T) {
+	e, blobs := storeWithTwoImages(t)
+	ids := map[string]string{}
+	for _, ref := range []string{"busybox", "other"} {
+		img, err := e.Images.Get(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[ref] = img.ID.Encoded()[:12]
+	}
+	if err := os.Remove(filepath.Join(e.Root, "index.json")); err != nil {
+		t.Fatal(err)
+	}
+	if r := labCLI(t, e.Root, nil, "images"); r.code == 0 || !strings.Contains(r.stderr, "fsck --repair") {
+		t.Errorf("images with the index lost: exit %d, %q", r.code, r.stderr)
+	}
+	// Nothing may write a new, empty index meanwhile.
+	if r := labCLI(t, e.Root, nil, "run", "--rm", "busybox", "true"); r.code != 125 {
+		t.Errorf("run with the index lost: exit %d", r.code)
+	}
+	if _, err := os.Stat(filepath.Join(e.Root, "index.json")); err == nil {
+		t.Fatal("a command wrote a new index.json over the lost one")
+	}
+	out := mustCLI(t, e.Root, "fsck", "--repair")
+	if !strings.Contains(out, "rebuilt it from the 2 image manifests") {
+		t.Errorf("fsck --repair does not say what it did:\n%s", out)
+	}
+	for _, b := range blobs {
+		if _, err := os.Stat(b); err != nil {
+			t.Errorf("fsck --repair deleted %s, which an image uses", filepath.Base(b))
+		}
+	}
+	for ref, id := range ids {
+		if got := mustCLI(t, e.Root, "run", "--rm", id, "cat", "/bin/busybox"); len(got) == 0 {
+			t.Errorf("%s (%s) does not run after the rebuild", ref, id)
+		}
+	}
+	mustCLI(t, e.Root, "start", "-a", "c2")
+	if out := mustCLI(t, e.Root, "fsck"); !strings.HasSuffix(strings.TrimSpace(out), "ok") {
+		t.Errorf("fsck after the repair:\n%s", out)
+	}
+}
+
+// One image whose manifest is gone fails alone: images lists the others and warns
+// once, run and rmi of the others work, and rmi removes the damaged one by tag.
+func TestDamagedImageFailsAlone(t *testing.T) {
+	e, _ := storeWithTwoImages(t)
+	mustCLI(t, e.Root, "rm", "c2")
+	b, err := os.ReadFile(filepath.Join(e.Root, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(b, &idx); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range idx.Manifests {
+		if strings.Contains(d.Annotations[ocispec.AnnotationRefName], "other") {
+			p := filepath.Join(e.Root, "blobs", "sha256", d.Digest.Encoded())
+			os.Chmod(p, 0o644)
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r := labCLI(t, e.Root, nil, "images")
+	if r.code != 0 || !strings.Contains(r.stdout, "busybox") || strings.Count(r.stderr, "WARNING") != 1 || !strings.Contains(r.stderr, "other:latest") {
+		t.Errorf("images: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	mustCLI(t, e.Root, "run", "--rm", "busybox", "true")
+	if out := mustCLI(t, e.Root, "rmi", "other"); !strings.Contains(out, "Untagged: other:latest") {
+		t.Errorf("rmi of the damaged image: %q", out)
+	}
+	if r := labCLI(t, e.Root, nil, "images"); r.stderr != "" {
+		t.Errorf("still warned after rmi: %s", r.stderr)
+	}
+	mustCLI(t, e.Root, "rm", "c1")
+	mustCLI(t, e.Root, "rmi", "busybox")
+}
