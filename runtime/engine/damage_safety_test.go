@@ -1,11 +1,14 @@
 package engine_test
 
 import (
+	"archive/tar"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -105,4 +108,50 @@ func TestDamagedImageFailsAlone(t *testing.T) {
 	}
 	mustCLI(t, e.Root, "rm", "c1")
 	mustCLI(t, e.Root, "rmi", "busybox")
+}
+
+// A long import's ingest file and unpack directory are in use while its lab process
+// lives, however old they are: fsck --repair and system prune leave them alone, and
+// the import completes.
+func TestRepairSparesLiveImport(t *testing.T) {
+	e := newStore(t)
+	cmd := labCmd(e.Root, "import", "-", "slow:v1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Repeat("x", 1<<20)
+	tw := tar.NewWriter(stdin)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "big", Mode: 0o644, Size: int64(2 * len(body))})
+	io.WriteString(tw, body)
+	// Wait for the import's temp files, then let them age past any grace period.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		ing, _ := filepath.Glob(filepath.Join(e.Root, "ingest", "*"))
+		unp, _ := filepath.Glob(filepath.Join(e.Root, "layers", ".unpack-*"))
+		if len(ing) > 0 && len(unp) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the import made no temp files")
+		}
+	}
+	out1 := mustCLI(t, e.Root, "fsck", "--repair", "--grace", "0s")
+	out2 := mustCLI(t, e.Root, "system", "prune", "-f", "--grace", "0s")
+	if strings.Contains(out1+out2, "removed temporary") || strings.Contains(out1+out2, "ingest/") && strings.Contains(out1+out2, "removed") {
+		t.Errorf("a live import's files were removed:\n%s\n%s", out1, out2)
+	}
+	io.WriteString(tw, body)
+	tw.Close()
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("import failed after fsck and prune: %v\n%s", err, errb.String())
+	}
+	if got, _ := e.ReadImageFile("slow:v1", "/big"); len(got) != 2*len(body) {
+		t.Errorf("imported file has %d bytes", len(got))
+	}
 }

@@ -512,6 +512,10 @@ func (f *fsck) leftover(p, what string) {
 		f.r.Leftovers = append(f.r.Leftovers, line)
 		return
 	}
+	if content.InUse(p) {
+		f.r.Leftovers = append(f.r.Leftovers, line+" (kept: a running lab process is using it)")
+		return
+	}
 	if f.recent(p) {
 		f.r.Leftovers = append(f.r.Leftovers, line+fmt.Sprintf(" (kept: changed less than %s ago)", f.o.Grace))
 		return

@@ -808,10 +808,11 @@ func (s *Store) unpacked(ctx context.Context, l ocispec.Descriptor, diffID diges
 // and renames it to dir. Concurrent unpackers of one layer race harmlessly: the first
 // rename wins, the loser discards its copy.
 func (s *Store) applyInto(ctx context.Context, dir string, r io.Reader, diffID digest.Digest) error {
-	tmp, err := os.MkdirTemp(s.layers, ".unpack-")
+	tmp, release, err := content.TempDir(s.layers, ".unpack-")
 	if err != nil {
 		return fmt.Errorf("unpack layer: %w", err)
 	}
+	defer release()
 	defer os.RemoveAll(tmp)
 	dg := digest.SHA256.Digester()
 	tr := io.TeeReader(r, dg.Hash())
@@ -845,10 +846,11 @@ func (s *Store) ImportLayer(ctx context.Context, r io.Reader) (Layer, error) {
 		return Layer{}, err
 	}
 	defer w.Abort()
-	tmp, err := os.MkdirTemp(s.layers, ".unpack-")
+	tmp, release, err := content.TempDir(s.layers, ".unpack-")
 	if err != nil {
 		return Layer{}, fmt.Errorf("import layer: %w", err)
 	}
+	defer release()
 	defer os.RemoveAll(tmp)
 	tr := io.TeeReader(r, w)
 	contentSize, err := archive.Apply(ctx, tmp, tr)
