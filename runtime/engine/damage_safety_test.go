@@ -155,3 +155,66 @@ func TestRepairSparesLiveImport(t *testing.T) {
 		t.Errorf("imported file has %d bytes", len(got))
 	}
 }
+
+// A killed `run --rm` leaves its record: fsck flags it and --repair removes it, name
+// included. A container whose record is corrupt keeps its name taken, so rm by name
+// and by ID must still remove it.
+func TestDamagedContainerRecords(t *testing.T) {
+	e := newStore(t)
+	cmd := labCmd(e.Root, "run", "--rm", "--name", "doomed", "busybox", "sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c, err := e.Containers.Get("doomed"); err == nil && c.State.Pid > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the --rm container did not start")
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c, err := e.Containers.Get("doomed"); err == nil && !e.Containers.IsRunning(c.ID) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the --rm container did not stop with its lab process")
+		}
+	}
+	if out := labCLI(t, e.Root, nil, "fsck").stdout; !strings.Contains(out, "--rm container") {
+		t.Errorf("fsck does not flag the killed --rm container:\n%s", out)
+	}
+	mustCLI(t, e.Root, "fsck", "--repair", "--grace", "0s")
+	if _, err := e.Containers.Get("doomed"); err == nil {
+		t.Error("fsck --repair kept the killed --rm container")
+	}
+	mustCLI(t, e.Root, "run", "--name", "doomed", "busybox", "true") // the name is free again
+
+	for i, by := range []string{"name", "id"} {
+		name := "broken" + strings.Repeat("x", i)
+		mustCLI(t, e.Root, "run", "--name", name, "busybox", "true")
+		c, err := e.Containers.Get(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(e.Containers.Dir(c.ID), "config.json"), []byte("{garbage"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if r := labCLI(t, e.Root, nil, "run", "--name", name, "busybox", "true"); r.code == 0 {
+			t.Fatalf("a second container took the name of one with a corrupt record")
+		}
+		ref := name
+		if by == "id" {
+			ref = c.ID[:12]
+		}
+		if r := labCLI(t, e.Root, nil, "rm", ref); r.code != 0 {
+			t.Fatalf("rm by %s of a container with a corrupt record: exit %d: %s", by, r.code, r.stderr)
+		}
+		if _, err := os.Stat(e.Containers.Dir(c.ID)); err == nil {
+			t.Errorf("rm by %s left the container directory", by)
+		}
+		mustCLI(t, e.Root, "run", "--name", name, "busybox", "true") // the name is free again
+	}
+}

@@ -362,6 +362,12 @@ func (f *fsck) containers(r refs) error {
 		}
 		if !running {
 			f.cgroups(c.ID)
+			if c.Config.AutoRemove && !c.State.StartedAt.IsZero() {
+				// A --rm container that ran and is not running: the lab process
+				// that would have removed it was killed.
+				f.leftover(p, fmt.Sprintf("record of --rm container %s (%s), whose lab process was killed", c.ShortID(), c.Name))
+				continue
+			}
 		}
 		if img := digest.Digest(c.Image); !r.configs[img] {
 			f.problem("container %s (%s) uses image %s, which is no longer in the store: it can be removed, not started", c.ShortID(), c.Name, shortDigest(img))

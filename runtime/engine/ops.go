@@ -274,6 +274,14 @@ func (e *Engine) ReadImageFile(ref, path string) ([]byte, error) {
 // Remove deletes a container. A running one needs force, which kills it first.
 func (e *Engine) Remove(ref string, force bool) (*container.Container, error) {
 	c, err := e.Containers.Get(ref)
+	if errors.Is(err, container.ErrCorrupt) {
+		// Its record is unreadable but its name is taken: removal needs only its ID.
+		id, name, rerr := e.Containers.Resolve(ref)
+		if rerr != nil {
+			return nil, err
+		}
+		c, err = &container.Container{ID: id, Name: name}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
