@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"archive/tar"
+	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -216,5 +217,44 @@ func TestDamagedContainerRecords(t *testing.T) {
 			t.Errorf("rm by %s left the container directory", by)
 		}
 		mustCLI(t, e.Root, "run", "--name", name, "busybox", "true") // the name is free again
+	}
+}
+
+// fsck --layers re-verifies unpacked layers against their blobs: a file deleted or
+// altered inside one is reported, and --repair removes the layer so that it is
+// unpacked again, intact, when next used.
+func TestFsckLayersFindsDamagedTree(t *testing.T) {
+	e, _ := storeWithTwoImages(t)
+	if out := mustCLI(t, e.Root, "fsck", "--layers"); !strings.HasSuffix(strings.TrimSpace(out), "ok") {
+		t.Fatalf("fsck --layers on an intact store:\n%s", out)
+	}
+	img, err := e.Images.Get("other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := e.Images.LayerDirs(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := dirs[len(dirs)-1] // busybox's layer
+	if err := os.Remove(filepath.Join(base, "bin", "busybox")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dirs[0], "f"), []byte("HI\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustCLI(t, e.Root, "fsck"); !strings.HasSuffix(strings.TrimSpace(out), "ok") {
+		t.Fatalf("plain fsck reads no layer files, yet:\n%s", out)
+	}
+	r := labCLI(t, e.Root, nil, "fsck", "--layers")
+	if r.code == 0 || !strings.Contains(r.stdout, "/bin/busybox is missing") || !strings.Contains(r.stdout, "/f has changed") {
+		t.Fatalf("fsck --layers: exit %d\n%s", r.code, r.stdout)
+	}
+	mustCLI(t, e.Root, "fsck", "--repair", "--layers")
+	if out := mustCLI(t, e.Root, "run", "--rm", "other", "cat", "/f"); out != "hi\n" {
+		t.Errorf("after repair: %q", out)
+	}
+	if out := mustCLI(t, e.Root, "fsck", "--layers"); !strings.HasSuffix(strings.TrimSpace(out), "ok") {
+		t.Fatalf("fsck --layers after repair:\n%s", out)
 	}
 }
