@@ -111,8 +111,8 @@ func (f *fsck) problem(format string, args ...any) {
 type refs struct {
 	layerBlob map[digest.Digest]digest.Digest // diff ID -> layer blob
 	blobs     map[digest.Digest]bool
-	diffIDs map[digest.Digest]bool
-	configs map[digest.Digest]bool // image IDs
+	diffIDs   map[digest.Digest]bool
+	configs   map[digest.Digest]bool // image IDs
 }
 
 func (f *fsck) layout() error {
