@@ -13,5 +13,9 @@
 // read OOMKilled after the container has exited, then Remove. A container without
 // limits gets no cgroup at all, which keeps plain runs as fast as before.
 //
+// Freeze (freezer.go) pauses a container for a commit with a freezer group that
+// exists only for the pause: v1 freezer where mounted, cgroup.freeze in the v2 tree
+// otherwise.
+//
 // Only this package writes under /sys/fs/cgroup.
 package cgroup
