@@ -27,6 +27,7 @@ type imagesFlags struct {
 type commitFlags struct {
 	message, author string
 	changes         []string
+	pause           bool
 }
 
 type importFlags struct {
@@ -54,7 +55,7 @@ func imageCommands() map[string]*command {
 				fs.StringVarP(&f.message, "message", "m", "", "Commit message")
 				fs.StringVarP(&f.author, "author", "a", "", "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")")
 				fs.StringArrayVarP(&f.changes, "change", "c", nil, "Apply Dockerfile instruction to the created image")
-				fs.BoolP("pause", "p", true, "Pause container during commit (accepted for compatibility)")
+				fs.BoolVarP(&f.pause, "pause", "p", true, "Pause container during commit")
 				return f
 			},
 			run: func(ctx context.Context, a *app, args []string) error {
@@ -211,7 +212,7 @@ func imageCommands() map[string]*command {
 }
 
 func commitOptions(ref string, f *commitFlags) engineCommit {
-	return engineCommit{Ref: ref, Message: f.message, Author: f.author, Changes: f.changes}
+	return engineCommit{Ref: ref, Message: f.message, Author: f.author, Changes: f.changes, NoPause: !f.pause}
 }
 
 func cmdImages(ctx context.Context, a *app, args []string) error {
@@ -223,9 +224,12 @@ func cmdImages(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	imgs, err := e.Images.List()
+	imgs, damaged, err := e.Images.ListDamaged()
 	if err != nil {
 		return err
+	}
+	for _, d := range damaged {
+		fmt.Fprintf(a.stderr, "WARNING: %s (lab fsck --repair removes it)\n", d)
 	}
 	var filter *reference.Ref
 	if len(args) == 1 {

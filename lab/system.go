@@ -51,12 +51,14 @@ func systemCommands() map[string]*command {
 type fsckFlags struct {
 	repair bool
 	grace  time.Duration
+	layers bool
 }
 
 func addFsckFlags(fs *pflag.FlagSet) any {
 	f := &fsckFlags{}
 	fs.BoolVar(&f.repair, "repair", false, "Remove leftovers and repair what can be repaired")
 	fs.DurationVar(&f.grace, "grace", defaultGrace, "Keep leftovers changed more recently than this (another lab may still be using them)")
+	fs.BoolVar(&f.layers, "layers", false, "Also check every unpacked layer's files against its layer blob")
 	return f
 }
 
@@ -71,7 +73,7 @@ func cmdFsck(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := e.Fsck(ctx, engine.FsckOptions{Repair: f.repair, Grace: f.grace})
+	r, err := e.Fsck(ctx, engine.FsckOptions{Repair: f.repair, Grace: f.grace, Layers: f.layers})
 	if err != nil {
 		return err
 	}

@@ -310,8 +310,12 @@ func (b *binding) container(L *lua.LState) int {
 }
 
 func (b *binding) commitOptions(L *lua.LState, n int) engine.CommitOptions {
-	t := checkOpts(L, n, "message", "author", "changes")
+	t := checkOpts(L, n, "message", "author", "changes", "pause")
 	var o engine.CommitOptions
+	// pause defaults to true, as --pause does: only an explicit false opts out.
+	if t != nil && t.RawGetString("pause") != lua.LNil {
+		o.NoPause = !optBool(L, n, t, "pause")
+	}
 	o.Message, _ = optString(L, n, t, "message")
 	o.Author, _ = optString(L, n, t, "author")
 	o.Changes = optStringList(L, n, t, "changes")

@@ -173,6 +173,10 @@ func TestCommitTagRmi(t *testing.T) {
 
 		local untagged = c:commit()
 		assert(#untagged.tags == 0)
+		local np = c:commit(nil, {pause = false})
+		assert(#np.tags == 0)
+		np:rm()
+		assert(not pcall(c.commit, c, nil, {pause = "no"}))
 
 		local t = lab.tag(img, "greeter:latest")
 		assert(t == img and #t.tags == 2, #t.tags)

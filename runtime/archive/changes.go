@@ -2,8 +2,8 @@ package archive
 
 import (
 	"fmt"
+	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -28,28 +28,39 @@ func (c Change) String() string { return string(c.Kind) + " " + c.Path }
 // listed too. An opaque upper directory hides what was below it: its lower
 // children that upper does not bring back are reported D.
 func Changes(upper string, lowers []string) ([]Change, error) {
+	up, err := openRoot(upper)
+	if err != nil {
+		return nil, fmt.Errorf("changes of %s: %w", upper, err)
+	}
+	defer up.Close()
+	var lower []*os.File
+	if len(lowers) > 0 {
+		if lower, err = openRoots(lowers); err != nil {
+			return nil, fmt.Errorf("changes of %s: %w", upper, err)
+		}
+		defer closeAll(lower)
+	}
 	var out []Change
-	if err := changesDir(upper, "/", lowers, &out); err != nil {
+	if err := changesDir(up, "/", lower, &out); err != nil {
 		return nil, fmt.Errorf("changes of %s: %w", upper, err)
 	}
 	slices.SortFunc(out, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
 	return out, nil
 }
 
-// changesDir reports the entries of the upper directory dir, which is rel in
-// the container; lower lists the lower directories merged at rel, nil if the
-// lowers have no directory there.
-func changesDir(dir, rel string, lower []string, out *[]Change) error {
-	names, err := readDirNames(dir)
+// changesDir reports the entries of the open upper directory dir, which is rel
+// in the container; lower holds the lower directories merged at rel, nil if
+// the lowers have no directory there.
+func changesDir(dir *os.File, rel string, lower []*os.File, out *[]Change) error {
+	names, err := listNames(dir)
 	if err != nil {
 		return err
 	}
 	for _, n := range names {
-		p := filepath.Join(dir, n)
 		cp := path.Join(rel, n)
 		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return fmt.Errorf("stat %s: %w", p, err)
+		if err := lstatAt(dir, n, &st); err != nil {
+			return err
 		}
 		if isWhiteout(&st) {
 			*out = append(*out, Change{Kind: 'D', Path: cp})
@@ -67,35 +78,45 @@ func changesDir(dir, rel string, lower []string, out *[]Change) error {
 			kind = 'C'
 		}
 		*out = append(*out, Change{Kind: kind, Path: cp})
-		if !isDir(&st) {
-			continue
-		}
-		var childLower []string
-		if existed && isDir(&below.st) {
-			childLower = below.dirs
-		}
-		if childLower != nil {
-			opaque, err := isOpaque(p)
-			if err != nil {
-				return err
+		if isDir(&st) {
+			var childLower []*os.File
+			if existed && isDir(&below.st) {
+				childLower = below.dirs
 			}
-			if opaque {
-				if err := hiddenDeletes(p, cp, childLower, out); err != nil {
-					return err
-				}
-			}
+			err = changesSubdir(dir, n, cp, childLower, out)
 		}
-		if err := changesDir(p, cp, childLower, out); err != nil {
+		closeAll(below.dirs)
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+func changesSubdir(dir *os.File, name, rel string, lower []*os.File, out *[]Change) error {
+	sub, err := openDirAt(dir, name)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	if lower != nil {
+		opaque, err := isOpaqueDir(sub)
+		if err != nil {
+			return err
+		}
+		if opaque {
+			if err := hiddenDeletes(sub, rel, lower, out); err != nil {
+				return err
+			}
+		}
+	}
+	return changesDir(sub, rel, lower, out)
+}
+
 // hiddenDeletes reports as D the entries visible in the lower directories
 // that the opaque upper directory dir hides and does not itself contain.
-func hiddenDeletes(dir, rel string, lower []string, out *[]Change) error {
-	upperNames, err := readDirNames(dir)
+func hiddenDeletes(dir *os.File, rel string, lower []*os.File, out *[]Change) error {
+	upperNames, err := listNames(dir)
 	if err != nil {
 		return err
 	}
@@ -107,10 +128,11 @@ func hiddenDeletes(dir, rel string, lower []string, out *[]Change) error {
 		if _, inUpper := slices.BinarySearch(upperNames, n); inUpper {
 			continue
 		}
-		_, visible, err := lookupChild(lower, n)
+		e, visible, err := lookupChild(lower, n)
 		if err != nil {
 			return err
 		}
+		closeAll(e.dirs)
 		if visible {
 			*out = append(*out, Change{Kind: 'D', Path: path.Join(rel, n)})
 		}

@@ -11,6 +11,12 @@
 // directories the way the kernel's overlay mount would, without needing the
 // mount.
 //
+// A running container changes its upper directory while Changes, WriteLayer,
+// WriteMerged and ReadFile read it, so they walk through directory file
+// descriptors (see at.go): a directory swapped for a symlink mid-walk is seen as a
+// symlink or fails the walk, never followed onto the host. Verify re-checks an
+// unpacked layer against its tar (lab fsck --layers).
+//
 // Apply treats every stream as hostile: each entry is created relative to a
 // directory file descriptor resolved with openat2(RESOLVE_BENEATH), so an
 // entry that would land outside the layer directory fails in the kernel and is

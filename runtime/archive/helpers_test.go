@@ -263,3 +263,19 @@ func removableTempDir(t testing.TB) string {
 }
 
 func isUnsafe(err error) bool { return errors.Is(err, ErrUnsafe) }
+
+// lookupHost resolves p in the merged view of layers and names the host entry
+// it leads to ("" when absent), for tests that check which layer wins.
+func lookupHost(layers []string, p string, followLast bool) (string, error) {
+	roots, err := openRoots(layers)
+	if err != nil {
+		return "", err
+	}
+	defer closeAll(roots)
+	r, err := resolve(roots, p, followLast)
+	if err != nil {
+		return "", err
+	}
+	defer r.close()
+	return entryName(r.parent, r.name), nil
+}

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -18,36 +18,41 @@ import (
 // maxSymlinkHops matches the kernel's MAXSYMLINKS.
 const maxSymlinkHops = 40
 
-// mergedEntry is the entry a stack of layer directories shows for one name.
+// mergedEntry is the entry a stack of open layer directories shows for one name.
 type mergedEntry struct {
-	host string // host path of the visible (topmost) entry
-	st   unix.Stat_t
-	// dirs lists, topmost first, the host directories whose contents
-	// make up this directory in the merged view; nil for non-directories.
-	dirs []string
+	parent *os.File // the directory holding the visible (topmost) entry
+	name   string
+	st     unix.Stat_t
+	// dirs holds, topmost first and open, the directories whose contents make up
+	// this directory in the merged view; nil for non-directories. The caller
+	// closes them.
+	dirs []*os.File
 }
 
 // lookupChild finds name in the merged directory formed by dirs (topmost
 // first) the way overlayfs does: the topmost entry wins, a whiteout hides
 // everything below it, and a directory merges with directories below it
 // until a non-directory, a whiteout or an opaque directory ends the stack.
-func lookupChild(dirs []string, name string) (mergedEntry, bool, error) {
+func lookupChild(dirs []*os.File, name string) (mergedEntry, bool, error) {
 	var e mergedEntry
 	found := false
+	fail := func(err error) (mergedEntry, bool, error) {
+		closeAll(e.dirs)
+		return mergedEntry{}, false, err
+	}
 	for _, d := range dirs {
-		p := filepath.Join(d, name)
 		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
+		if err := lstatAt(d, name, &st); err != nil {
 			if errors.Is(err, unix.ENOENT) {
 				continue
 			}
-			return mergedEntry{}, false, fmt.Errorf("stat %s: %w", p, err)
+			return fail(err)
 		}
 		if isWhiteout(&st) {
 			break
 		}
 		if !found {
-			e = mergedEntry{host: p, st: st}
+			e = mergedEntry{parent: d, name: name, st: st}
 			found = true
 			if !isDir(&st) {
 				break
@@ -55,10 +60,14 @@ func lookupChild(dirs []string, name string) (mergedEntry, bool, error) {
 		} else if !isDir(&st) {
 			break
 		}
-		e.dirs = append(e.dirs, p)
-		opaque, err := isOpaque(p)
+		sub, err := openDirAt(d, name)
 		if err != nil {
-			return mergedEntry{}, false, err
+			return fail(err)
+		}
+		e.dirs = append(e.dirs, sub)
+		opaque, err := isOpaqueDir(sub)
+		if err != nil {
+			return fail(err)
 		}
 		if opaque {
 			break
@@ -69,11 +78,11 @@ func lookupChild(dirs []string, name string) (mergedEntry, bool, error) {
 
 // mergedNames lists the names present in any of dirs, sorted; whether each
 // is visible is for lookupChild to decide.
-func mergedNames(dirs []string) ([]string, error) {
+func mergedNames(dirs []*os.File) ([]string, error) {
 	seen := make(map[string]bool)
 	var names []string
 	for _, d := range dirs {
-		ns, err := readDirNames(d)
+		ns, err := listNames(d)
 		if err != nil {
 			return nil, err
 		}
@@ -88,38 +97,57 @@ func mergedNames(dirs []string) ([]string, error) {
 	return names, nil
 }
 
-// Lookup resolves the absolute in-container path p in the merged view of
-// layers (topmost first, overlay form) to the host path of the visible
-// entry. Symlinks are followed inside the merged view, the final component
-// included: absolute targets start again at the merged root and ".." stops
-// at it, so resolution never leaves the view; more than 40 hops fail with
-// ELOOP. For a directory the result is its topmost layer copy, whose
-// contents may be merged with lower layers. An absent path yields an error
-// wrapping fs.ErrNotExist.
-func Lookup(layers []string, p string) (string, error) {
-	return lookup(layers, p, true)
-}
-
-// LookupNoFollow is Lookup without following a symlink in the final
-// component, like lstat.
-func LookupNoFollow(layers []string, p string) (string, error) {
-	return lookup(layers, p, false)
-}
-
-func lookup(layers []string, p string, followLast bool) (string, error) {
+// openRoots opens the root of every layer, topmost first.
+func openRoots(layers []string) ([]*os.File, error) {
 	if len(layers) == 0 {
-		return "", fmt.Errorf("lookup %q: no layers", p)
+		return nil, errors.New("no layers")
 	}
-	type frame struct {
-		host string
-		dirs []string
+	out := make([]*os.File, 0, len(layers))
+	for _, l := range layers {
+		f, err := openRoot(l)
+		if err != nil {
+			closeAll(out)
+			return nil, err
+		}
+		out = append(out, f)
 	}
-	var stack []frame
-	current := func() []string {
+	return out, nil
+}
+
+// resolved is where a path of the merged view led: the entry name in directory
+// parent (name "." for a directory reached as a whole, such as the root).
+type resolved struct {
+	parent *os.File
+	name   string
+	st     unix.Stat_t
+	close  func()
+}
+
+// resolve finds the absolute in-container path p in the merged view of the
+// open layer roots the way a chroot would (RESOLVE_IN_ROOT done in userspace,
+// because the view is a stack of directories, not one): every component is
+// looked up relative to the open directories of its parent, symlinks are read
+// with readlinkat and followed inside the view (absolute targets start again
+// at the merged root, ".." stops at it), the final one only when followLast is
+// set; more than 40 hops fail with ELOOP. An absent path yields an error
+// wrapping fs.ErrNotExist. The caller calls close when done with the result.
+func resolve(roots []*os.File, p string, followLast bool) (resolved, error) {
+	var stack []mergedEntry // directories entered, each holding its open dirs
+	closeStack := func(n int) {
+		for len(stack) > n {
+			closeAll(stack[len(stack)-1].dirs)
+			stack = stack[:len(stack)-1]
+		}
+	}
+	current := func() []*os.File {
 		if len(stack) == 0 {
-			return layers
+			return roots
 		}
 		return stack[len(stack)-1].dirs
+	}
+	fail := func(err error) (resolved, error) {
+		closeStack(0)
+		return resolved{}, fmt.Errorf("lookup %q: %w", p, err)
 	}
 	rest := splitPath(p)
 	hops := 0
@@ -127,54 +155,78 @@ func lookup(layers []string, p string, followLast bool) (string, error) {
 		c := rest[0]
 		rest = rest[1:]
 		if c == ".." {
-			if len(stack) > 0 {
-				stack = stack[:len(stack)-1]
-			}
+			closeStack(max(len(stack)-1, 0))
 			continue
 		}
 		e, ok, err := lookupChild(current(), c)
 		if err != nil {
-			return "", fmt.Errorf("lookup %q: %w", p, err)
+			return fail(err)
 		}
 		if !ok {
-			return "", fmt.Errorf("lookup %q: %w", p, fs.ErrNotExist)
+			return fail(fs.ErrNotExist)
 		}
 		switch e.st.Mode & unix.S_IFMT {
 		case unix.S_IFLNK:
 			if len(rest) == 0 && !followLast {
-				return e.host, nil
+				return resolved{parent: e.parent, name: e.name, st: e.st, close: func() { closeStack(0) }}, nil
 			}
 			hops++
 			if hops > maxSymlinkHops {
-				return "", fmt.Errorf("lookup %q: %w", p, syscall.ELOOP)
+				return fail(syscall.ELOOP)
 			}
-			target, err := readlink(e.host)
+			target, err := readlinkAt(e.parent, e.name)
 			if err != nil {
-				return "", fmt.Errorf("lookup %q: %w", p, err)
+				return fail(err)
 			}
 			if strings.HasPrefix(target, "/") {
-				stack = stack[:0]
+				closeStack(0)
 			}
 			rest = append(splitPath(target), rest...)
 			continue
 		case unix.S_IFDIR:
-			stack = append(stack, frame{host: e.host, dirs: e.dirs})
+			stack = append(stack, e)
 		default:
 			if len(rest) > 0 {
-				return "", fmt.Errorf("lookup %q: %s is not a directory: %w", p, e.host, fs.ErrNotExist)
+				return fail(fmt.Errorf("%s is not a directory: %w", entryName(e.parent, e.name), fs.ErrNotExist))
 			}
-			return e.host, nil
+			return resolved{parent: e.parent, name: e.name, st: e.st, close: func() { closeStack(0) }}, nil
 		}
 	}
-	if len(stack) == 0 {
-		// The merged root is visible whenever the top layer exists.
-		var st unix.Stat_t
-		if err := unix.Stat(layers[0], &st); err != nil {
-			return "", fmt.Errorf("lookup %q: %w", p, err)
-		}
-		return layers[0], nil
+	top := roots[0]
+	if len(stack) > 0 {
+		top = stack[len(stack)-1].dirs[0]
 	}
-	return stack[len(stack)-1].host, nil
+	var st unix.Stat_t
+	if err := unix.Fstat(int(top.Fd()), &st); err != nil {
+		return fail(err)
+	}
+	return resolved{parent: top, name: ".", st: st, close: func() { closeStack(0) }}, nil
+}
+
+// ReadFile reads the regular file at the absolute in-container path p of the
+// merged view of layers (topmost first, overlay form), resolving p as a chroot
+// at the view's root would and never leaving it: see resolve. Reading a
+// directory fails with EISDIR; anything but a regular file is refused.
+func ReadFile(layers []string, p string) ([]byte, error) {
+	roots, err := openRoots(layers)
+	if err != nil {
+		return nil, fmt.Errorf("read %q: %w", p, err)
+	}
+	defer closeAll(roots)
+	r, err := resolve(roots, p, true)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	if r.st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return nil, &fs.PathError{Op: "read", Path: p, Err: syscall.EISDIR}
+	}
+	f, err := openFileAt(r.parent, r.name, &r.st)
+	if err != nil {
+		return nil, fmt.Errorf("read %q: %w", p, err)
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
 
 // splitPath splits p into components, dropping empty and "." ones.
@@ -188,29 +240,18 @@ func splitPath(p string) []string {
 	return out
 }
 
-func readlink(p string) (string, error) {
-	for size := 256; ; size *= 2 {
-		buf := make([]byte, size)
-		n, err := unix.Readlink(p, buf)
-		if err != nil {
-			return "", fmt.Errorf("readlink %s: %w", p, err)
-		}
-		if n < size {
-			return string(buf[:n]), nil
-		}
-	}
-}
-
 // WriteMerged writes the merged view of layers (topmost first, overlay form)
 // to w as one flat tar without whiteouts, as `docker export` does. The
 // format rules are those of WriteLayer; hardlinks are detected among the
 // entries actually written.
 func WriteMerged(ctx context.Context, w io.Writer, layers []string) error {
-	if len(layers) == 0 {
-		return errors.New("write merged: no layers")
+	roots, err := openRoots(layers)
+	if err != nil {
+		return fmt.Errorf("write merged: %w", err)
 	}
+	defer closeAll(roots)
 	t := newTreeWriter(ctx, w, TreeOptions{}, false)
-	if err := t.walkMerged(layers, ""); err != nil {
+	if err := t.walkMerged(roots, ""); err != nil {
 		return fmt.Errorf("write merged: %w", err)
 	}
 	if err := t.tw.Close(); err != nil {
@@ -219,7 +260,7 @@ func WriteMerged(ctx context.Context, w io.Writer, layers []string) error {
 	return nil
 }
 
-func (t *treeWriter) walkMerged(dirs []string, rel string) error {
+func (t *treeWriter) walkMerged(dirs []*os.File, rel string) error {
 	names, err := mergedNames(dirs)
 	if err != nil {
 		return err
@@ -233,13 +274,17 @@ func (t *treeWriter) walkMerged(dirs []string, rel string) error {
 			continue
 		}
 		r := path.Join(rel, n)
-		if err := t.entry(e.host, r, &e.st); err != nil {
-			return err
+		var self *os.File
+		if len(e.dirs) > 0 {
+			self = e.dirs[0]
 		}
-		if isDir(&e.st) {
-			if err := t.walkMerged(e.dirs, r); err != nil {
-				return err
-			}
+		err = t.entry(e.parent, e.name, self, r, &e.st)
+		if err == nil && isDir(&e.st) {
+			err = t.walkMerged(e.dirs, r)
+		}
+		closeAll(e.dirs)
+		if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -94,7 +94,7 @@ func TestOverlayKernel(t *testing.T) {
 			diffLines(names(readTar(t, kernelView)), names(readTar(t, merged.Bytes()))))
 	}
 	for _, p := range []string{"/etc/hosts", "/srv/keep", "/bin/tool", "/usr/bin/tool", "/new/sub/f"} {
-		host, err := Lookup([]string{upper, lower}, p)
+		host, err := lookupHost([]string{upper, lower}, p, true)
 		if err != nil {
 			t.Errorf("Lookup(%q): %v", p, err)
 			continue

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -37,7 +36,7 @@ type TreeOptions struct {
 // has no entry.
 func WriteLayer(ctx context.Context, w io.Writer, upper string) error {
 	t := newTreeWriter(ctx, w, TreeOptions{}, true)
-	if err := t.walk(upper, ""); err != nil {
+	if err := t.walkRoot(upper); err != nil {
 		return fmt.Errorf("write layer %s: %w", upper, err)
 	}
 	if err := t.tw.Close(); err != nil {
@@ -51,7 +50,7 @@ func WriteLayer(ctx context.Context, w io.Writer, upper string) error {
 // meant for building base images from a prepared root filesystem.
 func WriteTree(ctx context.Context, w io.Writer, root string, opts TreeOptions) error {
 	t := newTreeWriter(ctx, w, opts, false)
-	if err := t.walk(root, ""); err != nil {
+	if err := t.walkRoot(root); err != nil {
 		return fmt.Errorf("write tree %s: %w", root, err)
 	}
 	if err := t.tw.Close(); err != nil {
@@ -81,32 +80,53 @@ func newTreeWriter(ctx context.Context, w io.Writer, opts TreeOptions, whiteouts
 	}
 }
 
-func (t *treeWriter) walk(dir, rel string) error {
-	names, err := readDirNames(dir)
+func (t *treeWriter) walkRoot(root string) error {
+	d, err := openRoot(root)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return t.walk(d, "")
+}
+
+// walk writes the entries below the open directory dir, which is rel in the
+// tree; see at.go for why everything is relative to dir.
+func (t *treeWriter) walk(dir *os.File, rel string) error {
+	names, err := listNames(dir)
 	if err != nil {
 		return err
 	}
 	for _, n := range names {
-		p := filepath.Join(dir, n)
 		r := path.Join(rel, n)
 		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return fmt.Errorf("stat %s: %w", p, err)
-		}
-		if err := t.entry(p, r, &st); err != nil {
+		if err := lstatAt(dir, n, &st); err != nil {
 			return err
 		}
-		if isDir(&st) {
-			if err := t.walk(p, r); err != nil {
+		if !isDir(&st) {
+			if err := t.entry(dir, n, nil, r, &st); err != nil {
 				return err
 			}
+			continue
+		}
+		sub, err := openDirAt(dir, n)
+		if err != nil {
+			return err
+		}
+		err = t.entry(dir, n, sub, r, &st)
+		if err == nil {
+			err = t.walk(sub, r)
+		}
+		sub.Close()
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// entry writes host path p, described by st, under the tar name rel.
-func (t *treeWriter) entry(p, rel string, st *unix.Stat_t) error {
+// entry writes the entry name of directory dir, described by st, under the tar
+// name rel; self is the entry opened when it is a directory.
+func (t *treeWriter) entry(dir *os.File, name string, self *os.File, rel string, st *unix.Stat_t) error {
 	if err := t.ctx.Err(); err != nil {
 		return err
 	}
@@ -149,7 +169,7 @@ func (t *treeWriter) entry(p, rel string, st *unix.Stat_t) error {
 		hdr.Typeflag = tar.TypeReg
 		hdr.Size = st.Size
 	case unix.S_IFLNK:
-		target, err := os.Readlink(p)
+		target, err := readlinkAt(dir, name)
 		if err != nil {
 			return err
 		}
@@ -165,7 +185,7 @@ func (t *treeWriter) entry(p, rel string, st *unix.Stat_t) error {
 	case unix.S_IFIFO:
 		hdr.Typeflag = tar.TypeFifo
 	default:
-		return fmt.Errorf("%s: unknown file type %#o", p, typ)
+		return fmt.Errorf("%s: unknown file type %#o", entryName(dir, name), typ)
 	}
 
 	if typ != unix.S_IFDIR && st.Nlink > 1 {
@@ -180,7 +200,7 @@ func (t *treeWriter) entry(p, rel string, st *unix.Stat_t) error {
 		t.links[id] = rel
 	}
 
-	xattrs, err := readXattrs(p)
+	xattrs, err := readXattrs(procPath(int(dir.Fd()), name))
 	if err != nil {
 		return err
 	}
@@ -194,12 +214,12 @@ func (t *treeWriter) entry(p, rel string, st *unix.Stat_t) error {
 		return err
 	}
 	if typ == unix.S_IFREG && hdr.Size > 0 {
-		if err := t.copyFile(p, hdr.Size); err != nil {
+		if err := t.copyFile(dir, name, st); err != nil {
 			return err
 		}
 	}
-	if t.whiteouts && typ == unix.S_IFDIR {
-		opaque, err := isOpaque(p)
+	if t.whiteouts && typ == unix.S_IFDIR && self != nil {
+		opaque, err := isOpaqueDir(self)
 		if err != nil {
 			return err
 		}
@@ -227,11 +247,11 @@ func (t *treeWriter) writeHeader(hdr *tar.Header) error {
 	return nil
 }
 
-// copyFile copies exactly size bytes: the header is already written, so a
-// file that changed size since the stat must fail rather than corrupt the
-// stream.
-func (t *treeWriter) copyFile(p string, size int64) error {
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+// copyFile copies exactly st.Size bytes of the regular file name in dir: the
+// header is already written, so a file that changed since the stat must fail
+// rather than corrupt the stream.
+func (t *treeWriter) copyFile(dir *os.File, name string, st *unix.Stat_t) error {
+	f, err := openFileAt(dir, name, st)
 	if err != nil {
 		return err
 	}
@@ -239,12 +259,12 @@ func (t *treeWriter) copyFile(p string, size int64) error {
 	if t.buf == nil {
 		t.buf = make([]byte, copyBufSize)
 	}
-	n, err := io.CopyBuffer(t.tw, io.LimitReader(ctxReader{t.ctx, f}, size), t.buf)
+	n, err := io.CopyBuffer(t.tw, io.LimitReader(ctxReader{t.ctx, f}, st.Size), t.buf)
 	if err != nil {
-		return fmt.Errorf("copy %s: %w", p, err)
+		return fmt.Errorf("copy %s: %w", f.Name(), err)
 	}
-	if n != size {
-		return fmt.Errorf("copy %s: file shrank while being archived", p)
+	if n != st.Size {
+		return fmt.Errorf("copy %s: file shrank while being archived", f.Name())
 	}
 	return nil
 }

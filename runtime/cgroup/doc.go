@@ -21,5 +21,9 @@
 // The v1 paths run in `make test` on the development machine (hybrid); the v2 paths run
 // in a cgroup-v2-only qemu guest, `make test-cgroup2` (scripts/vm).
 //
+// Freeze (freezer.go) pauses a container for a commit with a freezer group that
+// exists only for the pause: v1 freezer where mounted, cgroup.freeze in the v2 tree
+// otherwise.
+//
 // Only this package writes under /sys/fs/cgroup.
 package cgroup

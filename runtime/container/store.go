@@ -33,6 +33,9 @@ var (
 	ErrNameInUse = errors.New("name already in use")
 	// ErrRunning is returned when an operation needs a stopped container.
 	ErrRunning = errors.New("container is running")
+	// ErrCorrupt: the container's record cannot be read (damage from outside lab,
+	// or a power loss). It can still be removed, by name or ID.
+	ErrCorrupt = errors.New("container record is damaged")
 )
 
 // Store keeps container records under Root.
@@ -298,8 +301,8 @@ func (s *Store) load(id string) (*Container, error) {
 		return nil, err
 	}
 	c := &Container{}
-	if err := json.Unmarshal(b, c); err != nil {
-		return nil, fmt.Errorf("read container %s: %w", id, err)
+	if err := json.Unmarshal(b, c); err != nil || c.ID != id {
+		return nil, fmt.Errorf("read container %s: %w (remove it with lab rm)", id[:min(12, len(id))], ErrCorrupt)
 	}
 	if c.State.Status == Running && !s.IsRunning(c.ID) {
 		// The lab process that ran it died without recording the end; with it went
@@ -329,13 +332,15 @@ func (s *Store) Get(ref string) (*Container, error) {
 	name := strings.TrimPrefix(ref, "/")
 	if name != "" && !strings.ContainsAny(name, "/") {
 		if id, err := os.Readlink(filepath.Join(s.names, name)); err == nil {
-			if c, err := s.load(id); err == nil {
-				return c, nil
+			c, err := s.load(id)
+			if err == nil || errors.Is(err, ErrCorrupt) {
+				return c, err
 			}
 		}
 		if len(ref) == 64 {
-			if c, err := s.load(ref); err == nil {
-				return c, nil
+			c, err := s.load(ref)
+			if err == nil || errors.Is(err, ErrCorrupt) {
+				return c, err
 			}
 		}
 	}
@@ -539,6 +544,43 @@ func (s *Store) releasedLately(id string) bool {
 	defer s.mu.Unlock()
 	t, ok := s.released[id]
 	return ok && time.Since(t) < time.Second
+}
+
+// Resolve finds the ID of the container ref names (name, full ID or unique prefix)
+// without reading its record, and the name linked to it, if any: how a container
+// whose record is damaged is still found for removal.
+func (s *Store) Resolve(ref string) (id, name string, err error) {
+	n := strings.TrimPrefix(ref, "/")
+	if target, lerr := os.Readlink(filepath.Join(s.names, n)); lerr == nil && len(target) == 64 && isHex(target) {
+		if _, serr := os.Stat(s.Dir(target)); serr == nil {
+			return target, n, nil
+		}
+	}
+	if ref == "" || !isHex(ref) {
+		return "", "", fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	ids, err := s.ids()
+	if err != nil {
+		return "", "", err
+	}
+	for _, cand := range ids {
+		if strings.HasPrefix(cand, ref) {
+			if id != "" {
+				return "", "", fmt.Errorf("%w: %s", ErrAmbiguous, ref)
+			}
+			id = cand
+		}
+	}
+	if id == "" {
+		return "", "", fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	ents, _ := os.ReadDir(s.names)
+	for _, e := range ents {
+		if target, err := os.Readlink(filepath.Join(s.names, e.Name())); err == nil && target == id {
+			name = e.Name()
+		}
+	}
+	return id, name, nil
 }
 
 // Remove deletes the container's directory and name. The directory is first renamed

@@ -25,6 +25,13 @@ func (s *Store) Writer() (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start blob: %w", err)
 	}
+	// Held until the file is closed: fsck and prune leave alone an ingest file whose
+	// lock they cannot take (see InUse).
+	if err := lockLive(f); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("start blob: lock: %w", err)
+	}
 	return &Writer{s: s, f: f, dg: digest.SHA256.Digester()}, nil
 }
 

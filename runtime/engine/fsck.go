@@ -19,9 +19,11 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
+	"lab/runtime/archive"
 	"lab/runtime/cgroup"
 	"lab/runtime/container"
 	"lab/runtime/content"
+	"lab/runtime/image"
 )
 
 // FsckOptions configure Fsck.
@@ -34,6 +36,10 @@ type FsckOptions struct {
 	Grace time.Duration
 	// NoVerify skips re-hashing every blob (prune only wants the leftovers).
 	NoVerify bool
+	// Layers also checks the files of every unpacked layer an image uses against
+	// its layer blob (lab fsck --layers): a file deleted or altered inside
+	// layers/<id>/ would otherwise show in every container of the image unnoticed.
+	Layers bool
 }
 
 // FsckReport is what Fsck found and did. Lines are complete sentences for a user.
@@ -73,8 +79,16 @@ func (e *Engine) Fsck(ctx context.Context, o FsckOptions) (*FsckReport, error) {
 		return f.r, err
 	}
 	f.names()
+	if o.Layers && idxErr == nil {
+		if err := f.layers(ctx, refs); err != nil {
+			return f.r, err
+		}
+	}
 	if idxErr != nil {
 		// Without a readable index nothing is known to be unreferenced.
+		if errors.Is(idxErr, fs.ErrNotExist) {
+			return f.r, nil // reported, with what repairs it
+		}
 		f.problem("index.json cannot be read (%v): unreferenced blobs and layers were not collected", idxErr)
 	} else if err := f.collect(ctx); err != nil {
 		return f.r, err
@@ -95,9 +109,10 @@ func (f *fsck) problem(format string, args ...any) {
 
 // refs is what index.json names.
 type refs struct {
-	blobs   map[digest.Digest]bool
-	diffIDs map[digest.Digest]bool
-	configs map[digest.Digest]bool // image IDs
+	layerBlob map[digest.Digest]digest.Digest // diff ID -> layer blob
+	blobs     map[digest.Digest]bool
+	diffIDs   map[digest.Digest]bool
+	configs   map[digest.Digest]bool // image IDs
 }
 
 func (f *fsck) layout() error {
@@ -165,6 +180,7 @@ func (f *fsck) imageRefs(d ocispec.Descriptor, r refs) (name string, fatal error
 	for i, l := range m.Layers {
 		r.blobs[l.Digest] = true
 		r.diffIDs[cfg.RootFS.DiffIDs[i]] = true
+		r.layerBlob[cfg.RootFS.DiffIDs[i]] = l.Digest
 		if !f.e.Content.Exists(l.Digest) {
 			missing = append(missing, l.Digest)
 		}
@@ -173,7 +189,7 @@ func (f *fsck) imageRefs(d ocispec.Descriptor, r refs) (name string, fatal error
 }
 
 func newRefs() refs {
-	return refs{blobs: map[digest.Digest]bool{}, diffIDs: map[digest.Digest]bool{}, configs: map[digest.Digest]bool{}}
+	return refs{layerBlob: map[digest.Digest]digest.Digest{}, blobs: map[digest.Digest]bool{}, diffIDs: map[digest.Digest]bool{}, configs: map[digest.Digest]bool{}}
 }
 
 // images checks every index entry. With Repair, an entry whose manifest or config is
@@ -182,6 +198,21 @@ func newRefs() refs {
 func (f *fsck) images() (refs, error) {
 	r := newRefs()
 	idx, err := f.readIndex()
+	if errors.Is(err, fs.ErrNotExist) {
+		// Lost: every blob would look unreferenced. Never collect on that basis;
+		// rebuild the index from the manifests found instead.
+		if !f.o.Repair {
+			f.problem("index.json is missing: no image can be found ('lab fsck --repair' rebuilds it from the manifests in blobs/, untagged)")
+			return r, err
+		}
+		found, rerr := f.e.Images.RebuildIndex()
+		if rerr != nil {
+			f.problem("index.json is missing and could not be rebuilt: %v", rerr)
+			return r, err
+		}
+		f.r.Repaired = append(f.r.Repaired, fmt.Sprintf("index.json was missing: rebuilt it from the %d image manifests found in blobs/ (untagged: tag them again with 'lab tag')", len(found)))
+		idx, err = f.readIndex()
+	}
 	if err != nil {
 		return r, err
 	}
@@ -344,6 +375,12 @@ func (f *fsck) containers(r refs) error {
 		}
 		if !running {
 			f.cgroups(c.ID)
+			if c.Config.AutoRemove && !c.State.StartedAt.IsZero() {
+				// A --rm container that ran and is not running: the lab process
+				// that would have removed it was killed.
+				f.leftover(p, fmt.Sprintf("record of --rm container %s (%s), whose lab process was killed", c.ShortID(), c.Name))
+				continue
+			}
 		}
 		if img := digest.Digest(c.Image); !r.configs[img] {
 			f.problem("container %s (%s) uses image %s, which is no longer in the store: it can be removed, not started", c.ShortID(), c.Name, shortDigest(img))
@@ -494,6 +531,10 @@ func (f *fsck) leftover(p, what string) {
 		f.r.Leftovers = append(f.r.Leftovers, line)
 		return
 	}
+	if content.InUse(p) {
+		f.r.Leftovers = append(f.r.Leftovers, line+" (kept: a running lab process is using it)")
+		return
+	}
 	if f.recent(p) {
 		f.r.Leftovers = append(f.r.Leftovers, line+fmt.Sprintf(" (kept: changed less than %s ago)", f.o.Grace))
 		return
@@ -614,6 +655,79 @@ func (f *fsck) collect(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// layers re-verifies every unpacked layer an image uses against its blob. A damaged
+// layer directory is reported, and with Repair removed: it is unpacked again from the
+// blob the next time a container needs it.
+func (f *fsck) layers(ctx context.Context, r refs) error {
+	ids := make([]digest.Digest, 0, len(r.layerBlob))
+	for id := range r.layerBlob {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		dir := filepath.Join(f.e.Root, "layers", id.Encoded())
+		if _, err := os.Stat(dir); err != nil {
+			continue // not unpacked (yet)
+		}
+		b := r.layerBlob[id]
+		p, err := f.e.Content.Path(b)
+		if err != nil {
+			continue
+		}
+		fl, err := os.Open(p)
+		if err != nil {
+			f.problem("layer %s cannot be checked: its blob is missing", shortDigest(id))
+			continue
+		}
+		plain, done, err := image.Decompress(fl)
+		var diffs []string
+		if err == nil {
+			diffs, err = archive.Verify(ctx, dir, plain)
+			done()
+		}
+		fl.Close()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			f.problem("layer %s cannot be checked: %v", shortDigest(id), err)
+			continue
+		}
+		if len(diffs) == 0 {
+			continue
+		}
+		if len(diffs) > 5 {
+			diffs = append(diffs[:5], fmt.Sprintf("and %d more", len(diffs)-5))
+		}
+		what := fmt.Sprintf("unpacked layer %s differs from its blob: %s", shortDigest(id), strings.Join(diffs, "; "))
+		if !f.o.Repair {
+			f.problem("%s (lab fsck --repair --layers unpacks it again)", what)
+			continue
+		}
+		if f.anyRunning() {
+			// A running container may have it as a lower directory of its overlay.
+			f.problem("%s (not removed while containers run: stop them and repair again)", what)
+			continue
+		}
+		if err := removeAside(dir); err != nil {
+			f.problem("%s; removing it failed: %v", what, err)
+			continue
+		}
+		f.r.Repaired = append(f.r.Repaired, what+": removed it, to be unpacked again from the blob when next used")
+	}
+	return nil
+}
+
+func (f *fsck) anyRunning() bool {
+	cs, _ := f.e.Containers.List()
+	for _, c := range cs {
+		if f.e.Containers.IsRunning(c.ID) {
+			return true
+		}
+	}
+	return false
 }
 
 // buildCacheRefs counts what the build cache's records name as used: the builder keeps

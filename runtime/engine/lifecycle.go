@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"lab/runtime/cgroup"
 	"lab/runtime/container"
 	"lab/runtime/logging"
 )
@@ -87,6 +88,11 @@ func (e *Engine) Kill(ref string, sig syscall.Signal) (*container.Container, err
 	}
 	if err := syscall.Kill(c.State.Pid, sig); err != nil {
 		return nil, fmt.Errorf("kill %s: %w", c.ShortID(), err)
+	}
+	if sig == syscall.SIGKILL {
+		// A frozen process dies only once thawed; a lab killed mid-commit may have
+		// left the container frozen.
+		cgroup.Thaw(c.ID)
 	}
 	return c, nil
 }

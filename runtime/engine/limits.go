@@ -74,6 +74,9 @@ func (lg *limitGroup) remove() {
 
 // removeCgroups deletes what a killed lab process left of a container's cgroups.
 func removeCgroups(id string) error {
+	if err := cgroup.Thaw(id); err != nil {
+		return err
+	}
 	_, err := cgroup.RemoveLeftovers(id)
 	return err
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -13,10 +12,12 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"lab/runtime/archive"
+	"lab/runtime/cgroup"
 	"lab/runtime/container"
 	"lab/runtime/image"
 	"lab/runtime/lineage"
 	"lab/runtime/logging"
+	"lab/runtime/proc"
 	"lab/runtime/reference"
 )
 
@@ -26,6 +27,10 @@ type CommitOptions struct {
 	Message string   // -m
 	Author  string   // -a
 	Changes []string // -c: Dockerfile instructions applied to the config
+	// NoPause leaves a running container running while its layer is read
+	// (--pause=false). By default it is frozen, as Docker does, so that the layer is
+	// one consistent state of the tree.
+	NoPause bool
 }
 
 // Commit turns the container's writable layer into a new image on top of its image.
@@ -65,6 +70,13 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (*imag
 	if err != nil {
 		return nil, err
 	}
+	if !o.NoPause {
+		thaw, err := e.pause(c)
+		if err != nil {
+			return nil, fmt.Errorf("commit %s: %w", c.ShortID(), err)
+		}
+		defer thaw()
+	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(archive.WriteLayer(ctx, pw, upper)) }()
 	layer, err := e.Images.ImportLayer(ctx, pr)
@@ -83,6 +95,33 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (*imag
 		e.Lineage.Put(lineage.Record{Image: img.ID, Parent: parent.ID, Container: c.ID, ContainerName: c.Name, Created: now})
 	}
 	return img, err
+}
+
+// pause freezes a running container's processes until the returned function is
+// called; for a container that is not running it does nothing. A host with no
+// freezer cgroup at all commits without pausing: the layer is read safely either
+// way (see archive), only not as one instant of the tree.
+func (e *Engine) pause(c *container.Container) (func(), error) {
+	nothing := func() {}
+	if !e.Containers.IsRunning(c.ID) {
+		return nothing, nil
+	}
+	cur, err := e.Containers.Get(c.ID)
+	if err != nil || cur.State.Pid <= 0 {
+		return nothing, nil
+	}
+	pid := cur.State.Pid
+	if _, err := proc.Members(pid); err != nil {
+		return nothing, nil // it has just exited
+	}
+	thaw, err := cgroup.Freeze(c.ID, func() ([]int, error) { return proc.Members(pid) })
+	if errors.Is(err, cgroup.ErrUnsupported) {
+		return nothing, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pause: %w (commit with --pause=false to skip the pause)", err)
+	}
+	return func() { thaw() }, nil
 }
 
 // ApplyChanges applies `docker commit -c` / `docker import -c` instructions.
@@ -237,7 +276,9 @@ func (e *Engine) Export(ctx context.Context, ref string, w io.Writer) error {
 }
 
 // ReadFile reads a file from a container's filesystem (running or not) without
-// mounting anything.
+// mounting anything. The path is resolved inside the container's view, relative to
+// open directories, so a running container that swaps a directory for a symlink
+// cannot make lab read a host file.
 func (e *Engine) ReadFile(ref, path string) ([]byte, error) {
 	c, err := e.Containers.Get(ref)
 	if err != nil {
@@ -247,11 +288,7 @@ func (e *Engine) ReadFile(ref, path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := archive.Lookup(stack, path)
-	if err != nil {
-		return nil, err
-	}
-	return os.ReadFile(p)
+	return archive.ReadFile(stack, path)
 }
 
 // ReadImageFile reads a file from an image's filesystem.
@@ -264,17 +301,21 @@ func (e *Engine) ReadImageFile(ref, path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := archive.Lookup(dirs, path)
-	if err != nil {
-		return nil, err
-	}
-	return os.ReadFile(p)
+	return archive.ReadFile(dirs, path)
 }
 
 // Remove deletes a container. A running one needs force, which kills it first; if
 // its end removes it meanwhile (--rm), that is the removal asked for.
 func (e *Engine) Remove(ref string, force bool) (*container.Container, error) {
 	c, err := e.Containers.Get(ref)
+	if errors.Is(err, container.ErrCorrupt) {
+		// Its record is unreadable but its name is taken: removal needs only its ID.
+		id, name, rerr := e.Containers.Resolve(ref)
+		if rerr != nil {
+			return nil, err
+		}
+		c, err = &container.Container{ID: id, Name: name}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -320,6 +361,7 @@ func (e *Engine) lockStopped(c *container.Container, force bool) (func(), error)
 			}
 			if cur, err := e.Containers.Get(c.ID); err == nil && cur.State.Pid > 0 && i%50 == 0 {
 				syscall.Kill(cur.State.Pid, syscall.SIGKILL)
+				cgroup.Thaw(c.ID)
 			}
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -345,6 +387,18 @@ func (e *Engine) Tag(source, target string) error {
 // lines.
 func (e *Engine) RemoveImage(ref string, force bool) ([]string, error) {
 	img, err := e.Images.Get(ref)
+	if err != nil && !errors.Is(err, image.ErrNotFound) {
+		// A damaged image (its manifest or config gone) can still be removed by tag.
+		if r, perr := reference.Parse(ref); perr == nil {
+			if tags, derr := e.Images.RemoveDamaged(r); derr == nil {
+				var out []string
+				for _, t := range tags {
+					out = append(out, "Untagged: "+t)
+				}
+				return out, nil
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

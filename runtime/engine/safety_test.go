@@ -40,6 +40,8 @@ func init() {
 		os.Exit(concurrencyWorker())
 	case os.Getenv("LAB_SAFETY_EXEPROBE") == "1":
 		os.Exit(exeProbe())
+	case os.Getenv("LAB_SAFETY_SWAPPER") != "":
+		os.Exit(swapper())
 	}
 }
 

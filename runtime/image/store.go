@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +28,11 @@ import (
 
 // ErrNotFound is returned when no image matches a reference or ID.
 var ErrNotFound = errors.New("no such image")
+
+// ErrIndexLost is returned when index.json is gone from a store that holds blobs:
+// nothing can be looked up, and nothing may be written (a new index would hide every
+// image) until `lab fsck --repair` rebuilds it.
+var ErrIndexLost = errors.New("index.json is missing although the store holds blobs: run 'lab fsck --repair' to rebuild it")
 
 // ErrAmbiguous is returned when an ID prefix matches more than one image.
 var ErrAmbiguous = errors.New("ambiguous image id")
@@ -95,13 +101,69 @@ func NewStore(c *content.Store, root string) (*Store, error) {
 	if err := os.MkdirAll(s.layers, 0o700); err != nil {
 		return nil, fmt.Errorf("open image store: %w", err)
 	}
-	if _, err := os.Stat(s.indexPath()); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(s.indexPath()); errors.Is(err, fs.ErrNotExist) && !s.hasBlobs() {
 		err := s.update(func(*ocispec.Index) error { return nil })
 		if err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// hasBlobs reports whether the store holds any blob: an index.json missing from such
+// a store was lost, not yet made.
+func (s *Store) hasBlobs() bool {
+	ds, err := s.content.Digests()
+	return err != nil || len(ds) > 0
+}
+
+// maxManifestSize bounds what RebuildIndex reads as a possible manifest.
+const maxManifestSize = 4 << 20
+
+// RebuildIndex writes a new index.json when it is lost, naming untagged every
+// manifest found among the blobs whose config is present too, and returns their
+// digests. It does nothing when index.json exists.
+func (s *Store) RebuildIndex() ([]digest.Digest, error) {
+	unlock, err := content.LockFile(s.lock)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if _, err := os.Stat(s.indexPath()); !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	ds, err := s.content.Digests()
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(ds)
+	idx := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}}
+	var found []digest.Digest
+	for _, d := range ds {
+		p, _ := s.content.Path(d)
+		if fi, err := os.Stat(p); err != nil || fi.Size() > maxManifestSize {
+			continue
+		}
+		b, err := s.content.ReadBlob(d)
+		if err != nil {
+			continue
+		}
+		var m ocispec.Manifest
+		if json.Unmarshal(b, &m) != nil || m.SchemaVersion != 2 || m.Config.Digest.Validate() != nil || !s.content.Exists(m.Config.Digest) {
+			continue
+		}
+		mt := m.MediaType
+		if mt == "" {
+			mt = ocispec.MediaTypeImageManifest
+		}
+		idx.Manifests = append(idx.Manifests, ocispec.Descriptor{MediaType: mt, Digest: d, Size: int64(len(b))})
+		found = append(found, d)
+	}
+	b, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return found, content.WriteFileAtomic(s.indexPath(), b, 0o644, true)
 }
 
 // Content is the blob store the images live in.
@@ -113,6 +175,9 @@ func (s *Store) readIndex() (ocispec.Index, error) {
 	var idx ocispec.Index
 	b, err := os.ReadFile(s.indexPath())
 	if errors.Is(err, fs.ErrNotExist) {
+		if s.hasBlobs() {
+			return idx, ErrIndexLost
+		}
 		idx.SchemaVersion = 2
 		idx.MediaType = ocispec.MediaTypeImageIndex
 		return idx, nil
@@ -205,23 +270,39 @@ func untaggedEntry(ds []ocispec.Descriptor, dg digest.Digest) ocispec.Descriptor
 	return nd
 }
 
-// List returns every image, tags gathered, newest first.
+// Damaged is an index entry whose manifest or config cannot be loaded. It fails
+// alone: the other images stay usable, and `lab fsck --repair` drops it.
+type Damaged struct {
+	Name string // its tag, or its manifest digest when untagged
+	Err  error
+}
+
+func (d Damaged) String() string { return fmt.Sprintf("image %s is damaged: %v", d.Name, d.Err) }
+
+// List returns every image that can be loaded, tags gathered, newest first; damaged
+// entries are left out (ListDamaged reports them).
 func (s *Store) List() ([]*Image, error) {
+	imgs, _, err := s.ListDamaged()
+	return imgs, err
+}
+
+// ListDamaged is List that also returns the entries that cannot be loaded, once each.
+func (s *Store) ListDamaged() ([]*Image, []Damaged, error) {
 	// Readers take no lock. Another process's rmi may delete an image's blobs between
 	// our reading index.json and its blobs; it rewrote the index first, so reading
 	// again no longer finds the image. A blob still missing then is real damage.
 	for attempt := 0; ; attempt++ {
-		imgs, err := s.list()
-		if err == nil || !errors.Is(err, content.ErrNotFound) || attempt == 4 {
-			return imgs, err
+		imgs, bad, err := s.list()
+		if err != nil || attempt == 4 || !slices.ContainsFunc(bad, func(d Damaged) bool { return errors.Is(d.Err, content.ErrNotFound) }) {
+			return imgs, bad, err
 		}
 	}
 }
 
-func (s *Store) list() ([]*Image, error) {
+func (s *Store) list() ([]*Image, []Damaged, error) {
 	idx, err := s.readIndex()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var uniq []ocispec.Descriptor
 	seen := map[digest.Digest]bool{}
@@ -232,7 +313,7 @@ func (s *Store) list() ([]*Image, error) {
 		}
 	}
 	// Each image is two blob reads and two JSON decodes: spread them over the CPUs.
-	out := make([]*Image, len(uniq))
+	loaded := make([]*Image, len(uniq))
 	errs := make([]error, len(uniq))
 	workers := min(goruntime.GOMAXPROCS(0), (len(uniq)+15)/16)
 	var wg sync.WaitGroup
@@ -241,27 +322,39 @@ func (s *Store) list() ([]*Image, error) {
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(uniq); i += workers {
-				out[i], errs[i] = s.load(uniq[i])
+				loaded[i], errs[i] = s.load(uniq[i])
 			}
 		}()
 	}
 	wg.Wait()
+	// A damaged entry fails alone: the others are listed, it is reported.
 	byDigest := map[digest.Digest]*Image{}
-	for i, img := range out {
+	var out []*Image
+	var bad []Damaged
+	for i, img := range loaded {
 		if errs[i] != nil {
-			return nil, errs[i]
+			name := refName(uniq[i])
+			if name == "" {
+				name = uniq[i].Digest.String()
+			}
+			bad = append(bad, Damaged{Name: familiar(name), Err: errs[i]})
+			continue
 		}
 		byDigest[uniq[i].Digest] = img
+		out = append(out, img)
 	}
 	for _, d := range idx.Manifests {
 		img := byDigest[d.Digest]
+		if img == nil {
+			continue
+		}
 		if r := refName(d); r != "" {
 			img.Tags = append(img.Tags, r)
 		}
 		img.RepoDigests = mergeRepoDigests(img.RepoDigests, d)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created().After(out[j].Created()) })
-	return out, nil
+	return out, bad, nil
 }
 
 // readBlob is content.ReadBlob for manifests and configs, which every Get reads (twice
@@ -378,15 +471,19 @@ func (s *Store) get(ref string) (*Image, error) {
 	}
 	var found *ocispec.Descriptor
 	var foundID digest.Digest
+	var damage error
 	seen := map[digest.Digest]bool{}
 	for i, d := range idx.Manifests {
 		if seen[d.Digest] {
 			continue
 		}
 		seen[d.Digest] = true
+		// A damaged entry fails alone: it cannot be the image asked for by ID, since
+		// its ID (the config digest) is unknown, and must not hide the others.
 		id, err := s.imageID(d)
 		if err != nil {
-			return nil, err
+			damage = err
+			continue
 		}
 		if !strings.HasPrefix(id.Encoded(), hex) {
 			continue
@@ -397,6 +494,9 @@ func (s *Store) get(ref string) (*Image, error) {
 		found, foundID = &idx.Manifests[i], id
 	}
 	if found == nil {
+		if damage != nil {
+			return nil, fmt.Errorf("%w: %s (another image is damaged: %v)", ErrNotFound, familiar(ref), damage)
+		}
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, familiar(ref))
 	}
 	img, err := withTags(*found)
@@ -622,6 +722,46 @@ func (s *Store) Untag(ref reference.Ref) (last bool, err error) {
 	return last, err
 }
 
+// RemoveDamaged drops from the index every entry of the image tagged ref, provided its
+// manifest or config still cannot be loaded; its blobs are left for fsck to collect.
+// It is `rmi` of an image that cannot be loaded, which otherwise could never go.
+func (s *Store) RemoveDamaged(ref reference.Ref) ([]string, error) {
+	name := ref.String()
+	var tags []string
+	err := s.update(func(idx *ocispec.Index) error {
+		var dg digest.Digest
+		for _, d := range idx.Manifests {
+			if refName(d) == name {
+				dg = d.Digest
+			}
+		}
+		if dg == "" {
+			return fmt.Errorf("%w: %s", ErrNotFound, familiar(name))
+		}
+		for _, d := range idx.Manifests {
+			if d.Digest == dg {
+				if _, err := s.load(d); err == nil {
+					return fmt.Errorf("image %s is not damaged", familiar(name))
+				}
+				break
+			}
+		}
+		var kept []ocispec.Descriptor
+		for _, d := range idx.Manifests {
+			if d.Digest == dg {
+				if r := refName(d); r != "" {
+					tags = append(tags, familiar(r))
+				}
+				continue
+			}
+			kept = append(kept, d)
+		}
+		idx.Manifests = kept
+		return nil
+	})
+	return tags, err
+}
+
 // Delete removes img from the index and then frees the blobs and unpacked layers that no
 // remaining image uses. The caller has checked that no container uses img.
 func (s *Store) Delete(img *Image) error {
@@ -747,10 +887,11 @@ func (s *Store) unpacked(ctx context.Context, l ocispec.Descriptor, diffID diges
 // and renames it to dir. Concurrent unpackers of one layer race harmlessly: the first
 // rename wins, the loser discards its copy.
 func (s *Store) applyInto(ctx context.Context, dir string, r io.Reader, diffID digest.Digest) error {
-	tmp, err := os.MkdirTemp(s.layers, ".unpack-")
+	tmp, release, err := content.TempDir(s.layers, ".unpack-")
 	if err != nil {
 		return fmt.Errorf("unpack layer: %w", err)
 	}
+	defer release()
 	defer os.RemoveAll(tmp)
 	dg := digest.SHA256.Digester()
 	tr := io.TeeReader(r, dg.Hash())
@@ -784,10 +925,11 @@ func (s *Store) ImportLayer(ctx context.Context, r io.Reader) (Layer, error) {
 		return Layer{}, err
 	}
 	defer w.Abort()
-	tmp, err := os.MkdirTemp(s.layers, ".unpack-")
+	tmp, release, err := content.TempDir(s.layers, ".unpack-")
 	if err != nil {
 		return Layer{}, fmt.Errorf("import layer: %w", err)
 	}
+	defer release()
 	defer os.RemoveAll(tmp)
 	bg := newBGWriter(w)
 	tr := io.TeeReader(r, bg)
