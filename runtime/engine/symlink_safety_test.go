@@ -37,6 +37,13 @@ func swapper() int {
 // marker that only the host directory holds. The container is killed when the test ends.
 func startSwapper(t *testing.T, e *engine.Engine) (id, marker string) {
 	t.Helper()
+	// The swapper is this test binary, reached as the init's /proc/self/exe: so the
+	// init must be the test binary (lab's fallback), not lab-init.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LAB_INIT", self)
 	libs, err := sharedLibs(t, os.Args[0])
 	if err != nil {
 		t.Skip(err)
