@@ -43,7 +43,7 @@ func TestCompletionBash(t *testing.T) {
 		{[]string{"ver"}, "version"},
 		{[]string{"ps", "--fo"}, "--format"},
 		{[]string{"ps", "--"}, "--all --filter --format --help --last --latest --no-trunc --quiet"},
-		{[]string{"stop", "-"}, "--help --signal -s --time -t"},
+		{[]string{"stop", "-"}, "--help --signal -s --time --timeout -t"},
 		{[]string{"rm", ""}, "alpha1 beta1"},
 		{[]string{"start", "al"}, "alpha1"},
 		{[]string{"run", "my"}, "mytools:2"},

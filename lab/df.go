@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"lab/lab/table"
-	"lab/runtime/build"
 	"lab/runtime/container"
 	"lab/runtime/image"
 )
@@ -85,10 +84,7 @@ func cmdDf(ctx context.Context, a *app, args []string) error {
 			ctrReclaim += n
 		}
 	}
-	records, cacheBlobs, err := build.Usage(e.Root)
-	if err != nil {
-		return err
-	}
+	records, cacheBlobs := e.BuildCacheUsage()
 	var cacheSize int64
 	for d, n := range cacheBlobs {
 		if layerUsers[d] == 0 {

@@ -7,8 +7,6 @@ import (
 
 	units "github.com/docker/go-units"
 	"github.com/spf13/pflag"
-
-	"lab/luabind"
 )
 
 // limitFlags are docker run's resource limit flags; the engine enforces them with
@@ -79,11 +77,11 @@ type luaMemoryValue int64
 func (m *luaMemoryValue) String() string {
 	switch {
 	case *m == 0:
-		return luabind.FormatSize(luabind.DefaultMemoryLimit)
+		return formatSize(defaultLuaMemory)
 	case *m < 0:
 		return "0"
 	}
-	return luabind.FormatSize(int64(*m))
+	return formatSize(int64(*m))
 }
 
 func (m *luaMemoryValue) Set(s string) error {
@@ -124,4 +122,21 @@ func luaMemoryFlag(a *app, args []string) ([]string, error) {
 		args = rest
 	}
 	return args, nil
+}
+
+// defaultLuaMemory is luabind.DefaultMemoryLimit, spelled here because the lean build
+// links no Lua (luabind_test checks the two agree).
+const defaultLuaMemory = 1 << 30
+
+// formatSize prints a size as the memory cap's messages do ("1 GiB").
+func formatSize(n int64) string {
+	switch {
+	case n > 0 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n > 0 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n > 0 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"lab/luabind"
 )
 
 func TestLuaQuoteRoundTrips(t *testing.T) {
@@ -33,5 +35,17 @@ func TestRecordedLiterals(t *testing.T) {
 	}
 	if err := L.DoString("u = " + got); err != nil {
 		t.Errorf("the literal does not parse: %v", err)
+	}
+}
+
+// The lean build spells the Lua memory cap's default and format itself.
+func TestLeanSpellsLuaMemoryAsLuabind(t *testing.T) {
+	if defaultLuaMemory != luabind.DefaultMemoryLimit {
+		t.Errorf("defaultLuaMemory %d != luabind.DefaultMemoryLimit %d", defaultLuaMemory, luabind.DefaultMemoryLimit)
+	}
+	for _, n := range []int64{1 << 30, 3 << 20, 5 << 10, 1000} {
+		if formatSize(n) != luabind.FormatSize(n) {
+			t.Errorf("formatSize(%d) = %q, luabind says %q", n, formatSize(n), luabind.FormatSize(n))
+		}
 	}
 }

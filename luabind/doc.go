@@ -81,7 +81,8 @@
 // methods commit(ref, opts) diff() read(path) exists(path) start{stdin=, timeout=}
 // wait() rm{force=} inspect() logs(). stdout/stderr hold the output of the last run or
 // start in this state; a container looked up instead shows its whole log. Image
-// fields: id short_id tags size created; methods layers() config() history()
+// fields: id short_id tags size created digest (the registry's manifest digest, for a
+// pulled or pushed image) repo_digests; methods layers() config() history()
 // read(path) exists(path) tag(ref) rm{force=} inspect(). config() returns cmd
 // entrypoint env workdir user stop_signal labels exposed_ports author architecture os.
 // read returns nil and a message when the file does not exist. Reading a field that

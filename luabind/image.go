@@ -19,7 +19,7 @@ type img struct {
 	rec *image.Image
 }
 
-var imageFields = []string{"id", "short_id", "tags", "size", "created"}
+var imageFields = []string{"id", "short_id", "tags", "size", "created", "digest", "repo_digests"}
 
 func (b *binding) imageMethods() map[string]lua.LGFunction {
 	return map[string]lua.LGFunction{

@@ -212,31 +212,3 @@ func dirSize(p string) int64 {
 	})
 	return n
 }
-
-// Usage counts the cache's records and the layer blobs they name (digest → size), for
-// `lab system df`.
-func Usage(root string) (int, map[digest.Digest]int64, error) {
-	ents, err := os.ReadDir(filepath.Join(root, "buildcache"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil, nil
-	}
-	if err != nil {
-		return 0, nil, err
-	}
-	n, blobs := 0, map[digest.Digest]int64{}
-	for _, e := range ents {
-		if filepath.Ext(e.Name()) != ".json" {
-			continue
-		}
-		var rec record
-		b, err := os.ReadFile(filepath.Join(root, "buildcache", e.Name()))
-		if err != nil || json.Unmarshal(b, &rec) != nil {
-			continue
-		}
-		n++
-		for _, l := range rec.Layers {
-			blobs[l.Desc.Digest] = l.Desc.Size
-		}
-	}
-	return n, blobs, nil
-}

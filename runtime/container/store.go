@@ -160,7 +160,9 @@ func (s *Store) create(c *Container, files map[string][]byte, locked bool) (func
 		if err != nil {
 			return nil, fmt.Errorf("lock container: %w", err)
 		}
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		logging.L().Debug("lock container", "container", c.ID[:12], "path", f.Name(), "ok", err == nil, "new", true)
+		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("lock container: %w", err)
 		}

@@ -730,28 +730,52 @@ func (f *fsck) anyRunning() bool {
 	return false
 }
 
-// buildCacheRefs counts what the build cache's records name as used: the builder keeps
-// its intermediate images out of index.json, and their blobs are not leftovers. (A
-// record whose blobs are gone is only a cache miss; the builder checks before reuse.)
-// The record format is runtime/build's; only the digests are read here.
-func (f *fsck) buildCacheRefs(r refs) {
-	paths, _ := filepath.Glob(filepath.Join(f.e.Root, "buildcache", "*.json"))
+// buildCacheRecord is what the engine reads of runtime/build's cache records: the
+// digests they keep alive. (The builder keeps its intermediate images out of
+// index.json; their blobs are not leftovers.)
+type buildCacheRecord struct {
+	Config   digest.Digest `json:"config"`
+	Manifest digest.Digest `json:"manifest"`
+	Layers   []struct {
+		Desc   ocispec.Descriptor `json:"desc"`
+		DiffID digest.Digest      `json:"diff_id"`
+	} `json:"layers"`
+}
+
+// buildCacheRecords reads every readable record of the build cache.
+func (e *Engine) buildCacheRecords() []buildCacheRecord {
+	paths, _ := filepath.Glob(filepath.Join(e.Root, "buildcache", "*.json"))
+	var out []buildCacheRecord
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			continue
 		}
-		var rec struct {
-			Config   digest.Digest `json:"config"`
-			Manifest digest.Digest `json:"manifest"`
-			Layers   []struct {
-				Desc   ocispec.Descriptor `json:"desc"`
-				DiffID digest.Digest      `json:"diff_id"`
-			} `json:"layers"`
+		var rec buildCacheRecord
+		if json.Unmarshal(b, &rec) == nil {
+			out = append(out, rec)
 		}
-		if json.Unmarshal(b, &rec) != nil {
-			continue
+	}
+	return out
+}
+
+// BuildCacheUsage counts the build cache's records and the layer blobs they name (with
+// their sizes), for `system df`, without linking the builder.
+func (e *Engine) BuildCacheUsage() (int, map[digest.Digest]int64) {
+	recs := e.buildCacheRecords()
+	blobs := map[digest.Digest]int64{}
+	for _, rec := range recs {
+		for _, l := range rec.Layers {
+			blobs[l.Desc.Digest] = l.Desc.Size
 		}
+	}
+	return len(recs), blobs
+}
+
+// buildCacheRefs counts what the build cache's records name as used. (A record whose
+// blobs are gone is only a cache miss; the builder checks before reuse.)
+func (f *fsck) buildCacheRefs(r refs) {
+	for _, rec := range f.e.buildCacheRecords() {
 		r.blobs[rec.Config], r.blobs[rec.Manifest] = true, true
 		r.configs[rec.Config] = true
 		for _, l := range rec.Layers {
