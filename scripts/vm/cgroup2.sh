@@ -125,7 +125,8 @@ if [ -d tests ]; then
 	check "go test ./runtime/cgroup" tests/cgroup.test -test.count=1
 	# Not TestPidsLimitContainsForkBomb: it samples for 2.5 s of wall time, too short
 	# for an emulated guest; the fork bomb above waits for the kernel instead.
-	check "go test ./runtime/engine -run limits" tests/engine.test -test.count=1 \
+	# No Go here to build lab-init for the test binary: it uses the one make build made.
+	check "go test ./runtime/engine -run limits" env LAB_INIT="$(command -v lab-init || echo /lab/bin/lab-init)" tests/engine.test -test.count=1 \
 		-test.run '^(TestMemoryLimit|TestCPULimit|TestLimitFlags|TestCgroupLeftAfterKill)$'
 fi
 
