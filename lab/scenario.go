@@ -230,7 +230,7 @@ func runTests(ctx context.Context, a *app, args []string) error {
 	var missing map[string]error
 	if len(todo) > 0 {
 		var cleanup func()
-		base, missing, cleanup, err = privateBase(ctx, a, o, todo)
+		base, missing, cleanup, err = privateBase(ctx, o, todo)
 		if err != nil {
 			return err
 		}
@@ -274,7 +274,7 @@ func runTests(ctx context.Context, a *app, args []string) error {
 // (blobs hard-linked, layers unpacked anew, so a later rmi there cannot reach a running
 // scenario) or, for busybox, bootstrapped. The source store is never modified. An image
 // found nowhere fails the scenarios that need it (missing), not the run.
-func privateBase(ctx context.Context, a *app, o *testFlags, todo []*unit) (*engine.Engine, map[string]error, func(), error) {
+func privateBase(ctx context.Context, o *testFlags, todo []*unit) (*engine.Engine, map[string]error, func(), error) {
 	var src *engine.Engine
 	srcRoot := o.base
 	if srcRoot == "" {
