@@ -19,6 +19,10 @@ type TreeOptions struct {
 	ModTime *time.Time
 	// RootOwned writes every entry with uid and gid 0.
 	RootOwned bool
+	// ClampTime, when set, caps every entry's mtime at it (SOURCE_DATE_EPOCH, as
+	// BuildKit's rewrite-timestamp does): times older than it stay, so a layer's bytes
+	// depend on the change alone, not on when it was made.
+	ClampTime *time.Time
 }
 
 // WriteLayer walks an overlayfs upper directory and writes it to w as an
@@ -35,7 +39,12 @@ type TreeOptions struct {
 // are skipped because tar cannot represent them. The upper directory itself
 // has no entry.
 func WriteLayer(ctx context.Context, w io.Writer, upper string) error {
-	t := newTreeWriter(ctx, w, TreeOptions{}, true)
+	return WriteLayerWith(ctx, w, upper, TreeOptions{})
+}
+
+// WriteLayerWith is WriteLayer with TreeOptions (ClampTime for reproducible commits).
+func WriteLayerWith(ctx context.Context, w io.Writer, upper string, opts TreeOptions) error {
+	t := newTreeWriter(ctx, w, opts, true)
 	if err := t.walkRoot(upper); err != nil {
 		return fmt.Errorf("write layer %s: %w", upper, err)
 	}
@@ -147,6 +156,9 @@ func (t *treeWriter) entry(dir *os.File, name string, self *os.File, rel string,
 	}
 	if t.opts.ModTime != nil {
 		hdr.ModTime = time.Unix(t.opts.ModTime.Unix(), 0)
+	}
+	if c := t.opts.ClampTime; c != nil && hdr.ModTime.After(*c) {
+		hdr.ModTime = time.Unix(c.Unix(), 0)
 	}
 
 	if t.whiteouts && !isWhiteout(st) && strings.HasPrefix(path.Base(rel), whiteoutPrefix) {

@@ -147,7 +147,11 @@ type state struct {
 // the other instructions only change the config. Steps done before on the same parent
 // are reused unless o.NoCache is set.
 func Build(ctx context.Context, eng *engine.Engine, o Options) (*Result, error) {
-	b := &builder{eng: eng, opts: o, out: o.Output, now: func() time.Time { return time.Now().UTC() },
+	now := func() time.Time { return time.Now().UTC() }
+	if epoch := engine.SourceDateEpoch(); epoch != nil {
+		now = func() time.Time { return *epoch } // reproducible: see engine.SourceDateEpoch
+	}
+	b := &builder{eng: eng, opts: o, out: o.Output, now: now,
 		froms: map[any]int{}, fromImgs: map[any]*image.Image{}, results: map[int]*state{}, declared: map[string]bool{}}
 	if b.out == nil {
 		b.out = io.Discard

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"lab/runtime/engine"
 )
 
 // owner is the uid and gid COPY --chown gives what it writes.
@@ -423,6 +425,9 @@ func (w *layerWriter) header(e entry) error {
 	hdr := &tar.Header{
 		Format: tar.FormatPAX, Typeflag: e.typ, Name: e.name, Mode: e.mode, Uid: e.uid, Gid: e.gid,
 		ModTime: e.mtime, Linkname: e.link, Devmajor: e.devmajor, Devminor: e.devminor,
+	}
+	if c := engine.SourceDateEpoch(); c != nil && hdr.ModTime.After(*c) {
+		hdr.ModTime = *c // reproducible: see engine.SourceDateEpoch
 	}
 	if e.typ == tar.TypeDir {
 		hdr.Name += "/"

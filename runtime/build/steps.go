@@ -87,7 +87,9 @@ func (b *builder) run(ctx context.Context, st *state, c *instructions.RunCommand
 		var layer *image.Layer
 		if !emptyDir(upper) {
 			pr, pw := io.Pipe()
-			go func() { pw.CloseWithError(archive.WriteLayer(ctx, pw, upper)) }()
+			go func() {
+				pw.CloseWithError(archive.WriteLayerWith(ctx, pw, upper, archive.TreeOptions{ClampTime: engine.SourceDateEpoch()}))
+			}()
 			l, err := b.eng.Images.ImportLayer(ctx, pr)
 			pr.CloseWithError(err)
 			if err != nil {

@@ -63,6 +63,10 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (*imag
 		return nil, err
 	}
 	now := time.Now().UTC()
+	epoch := SourceDateEpoch()
+	if epoch != nil {
+		now = *epoch
+	}
 	cfg.Created = &now
 	cfg.Author = o.Author
 	cfg.History = append(cfg.History, ocispec.History{Created: &now, CreatedBy: strings.Join(append([]string{c.Path}, c.Args...), " "), Author: o.Author, Comment: o.Message})
@@ -78,7 +82,7 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (*imag
 		defer thaw()
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(archive.WriteLayer(ctx, pw, upper)) }()
+	go func() { pw.CloseWithError(archive.WriteLayerWith(ctx, pw, upper, archive.TreeOptions{ClampTime: epoch})) }()
 	layer, err := e.Images.ImportLayer(ctx, pr)
 	pr.CloseWithError(err)
 	if err != nil {
