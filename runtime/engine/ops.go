@@ -82,7 +82,9 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (*imag
 		defer thaw()
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(archive.WriteLayerWith(ctx, pw, upper, archive.TreeOptions{ClampTime: epoch})) }()
+	go func() {
+		pw.CloseWithError(archive.WriteLayerWith(ctx, pw, upper, archive.TreeOptions{ClampTime: epoch}))
+	}()
 	layer, err := e.Images.ImportLayer(ctx, pr)
 	pr.CloseWithError(err)
 	if err != nil {
