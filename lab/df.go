@@ -3,8 +3,6 @@ package lab
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"lab/lab/table"
+	"lab/runtime/archive"
 	"lab/runtime/container"
 	"lab/runtime/image"
 )
@@ -75,7 +74,7 @@ func cmdDf(ctx context.Context, a *app, args []string) error {
 	var ctrSize, ctrReclaim int64
 	ctrActive := 0
 	for _, c := range cs {
-		n := dirSize(e.Containers.UpperDir(c.ID))
+		n := archive.DirSize(e.Containers.UpperDir(c.ID))
 		sizes[c.ID] = n
 		ctrSize += n
 		if c.State.Status == container.Running {
@@ -145,17 +144,4 @@ func withPercent(n, of int64) string {
 		s += fmt.Sprintf(" (%d%%)", n*100/of)
 	}
 	return s
-}
-
-func dirSize(p string) int64 {
-	var n int64
-	filepath.WalkDir(p, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"lab/runtime/archive"
 	"lab/runtime/content"
 	"lab/runtime/engine"
 	"lab/runtime/image"
@@ -190,7 +191,7 @@ func Prune(eng *engine.Engine, grace time.Duration) (*PruneReport, error) {
 		if err != nil {
 			continue
 		}
-		size := dirSize(p)
+		size := archive.DirSize(p)
 		if os.Rename(p, filepath.Join(tmp, "d")) == nil {
 			r.Layers++
 			r.Reclaimed += size
@@ -198,17 +199,4 @@ func Prune(eng *engine.Engine, grace time.Duration) (*PruneReport, error) {
 		os.RemoveAll(tmp)
 	}
 	return r, nil
-}
-
-func dirSize(p string) int64 {
-	var n int64
-	filepath.WalkDir(p, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }
