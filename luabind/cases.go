@@ -15,7 +15,7 @@ import (
 // Parametrized cases and conditional skips for scenarios.
 func init() {
 	Extend(func(L *lua.LState, mod *lua.LTable, eng *engine.Engine) {
-		b := L.G.Registry.RawGetString(bindingKey).(*lua.LUserData).Value.(*binding)
+		b := bindingOf(L, eng)
 		mod.RawSetString("cases", L.NewFunction(named("lab.cases", b.casesFn)))
 		mod.RawSetString("skip_unless", L.NewFunction(named("lab.skip_unless", func(L *lua.LState) int {
 			if reason := unmet(L, eng); reason != "" {

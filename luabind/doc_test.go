@@ -45,7 +45,7 @@ func TestDocNamesTheWholeAPI(t *testing.T) {
 			}
 		}
 	}
-	b := e.L.G.Registry.RawGetString(bindingKey).(*lua.LUserData).Value.(*binding)
+	b := bindingOf(e.L, nil)
 	keys := func(m map[string]lua.LGFunction) []string {
 		var out []string
 		for k := range m {

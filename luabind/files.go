@@ -15,7 +15,7 @@ import (
 // path is allowed; relative ones resolve against the script's directory (Options.Dir).
 func init() {
 	Extend(func(L *lua.LState, mod *lua.LTable, _ *engine.Engine) {
-		b := L.G.Registry.RawGetString(bindingKey).(*lua.LUserData).Value.(*binding)
+		b := bindingOf(L, nil)
 		mod.RawSetString("read_file", L.NewFunction(named("lab.read_file", b.readFile)))
 		mod.RawSetString("fixture", L.NewFunction(named("lab.fixture", b.fixture)))
 		mod.RawSetString("exit", L.NewFunction(named("lab.exit", exitFn)))

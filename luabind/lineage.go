@@ -14,7 +14,7 @@ import (
 // lab.lineage(ref) and lab.tree(): where images came from.
 func init() {
 	Extend(func(L *lua.LState, mod *lua.LTable, eng *engine.Engine) {
-		b := L.G.Registry.RawGetString(bindingKey).(*lua.LUserData).Value.(*binding)
+		b := bindingOf(L, eng)
 		mod.RawSetString("lineage", L.NewFunction(named("lab.lineage", b.lineageFn)))
 		mod.RawSetString("tree", L.NewFunction(named("lab.tree", func(L *lua.LState) int {
 			roots, err := eng.Tree()
