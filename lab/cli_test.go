@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -330,6 +332,19 @@ func TestImportExportTagHistory(t *testing.T) {
 	}
 	if r := labIn(t, root, "", "import", filepath.Join(root, "missing.tar")); r.code != 1 || strings.Count(r.stderr, "\n") != 1 {
 		t.Fatalf("import of a missing file: %+v", r)
+	}
+
+	// docker import URL: the tarball is fetched (here from a server on loopback).
+	srv := httptest.NewServer(http.FileServer(http.Dir(root)))
+	defer srv.Close()
+	if id := mustRun(t, root, "import", srv.URL+"/fs.tar", "flat:url"); !sha256ID.MatchString(id) {
+		t.Fatalf("import URL printed %q", id)
+	}
+	if out := mustRun(t, root, "run", "--rm", "flat:url", "cat", "/data/x"); out != "exported\n" {
+		t.Fatalf("image imported from a URL: %q", out)
+	}
+	if r := labIn(t, root, "", "import", srv.URL+"/nope.tar"); r.code != 1 || !strings.Contains(r.stderr, "404") || strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("import of a missing URL: %+v", r)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -173,7 +174,23 @@ func imageCommands() map[string]*command {
 					return err
 				}
 				var r io.Reader = a.stdin
-				if args[0] != "-" {
+				switch {
+				case strings.HasPrefix(args[0], "http://") || strings.HasPrefix(args[0], "https://"):
+					// docker import URL: the tarball is fetched, not opened.
+					req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
+					if err != nil {
+						return &statusError{code: 1, msg: fmt.Sprintf("lab import: %v", err)}
+					}
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						return &statusError{code: 1, msg: fmt.Sprintf("lab import: %v", err)}
+					}
+					defer resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						return &statusError{code: 1, msg: fmt.Sprintf("lab import: %s: %s", args[0], resp.Status)}
+					}
+					r = resp.Body
+				case args[0] != "-":
 					file, err := os.Open(args[0])
 					if err != nil {
 						return err

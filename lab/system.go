@@ -203,8 +203,7 @@ func prune(a *app, args []string, warning string, do func(e *engine.Engine) (*en
 		return err
 	}
 	if !a.opts.(*pruneFlags).force && !confirm(a, warning) {
-		fmt.Fprintln(a.stdout, "Total reclaimed space: 0B")
-		return nil
+		return nil // as Docker's client: a "no" prints nothing more
 	}
 	e, err := a.engine()
 	if err != nil {

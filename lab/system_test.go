@@ -21,6 +21,9 @@ func TestPruneCLI(t *testing.T) {
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ") {
 		t.Fatalf("prompt: %+v", r)
 	}
+	if strings.Contains(r.stdout, "reclaimed") {
+		t.Fatalf("a no prints no total, as Docker's client: %q", r.stdout)
+	}
 	if got := mustRun(t, root, "container", "ls", "-aq", "--no-trunc"); strings.TrimSpace(got) != id {
 		t.Fatalf("answering n removed the container: %q", got)
 	}
