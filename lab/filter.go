@@ -9,10 +9,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
+
 	"lab/lab/table"
 	"lab/runtime/container"
 	"lab/runtime/engine"
 	"lab/runtime/image"
+	"lab/runtime/reference"
 )
 
 // --filter of ps and images, combined as Docker's daemon combines them: values of one
@@ -238,10 +241,17 @@ func psRows(e *engine.Engine, f *psFlags) ([]table.Container, error) {
 		return nil, err
 	}
 	var rows []table.Container
+	var tags map[string]digest.Digest
 	for _, c := range cs {
 		if all || c.State.Status == container.Running {
 			r := table.FromContainer(c)
 			r.Labels = labels(c)
+			if tags == nil {
+				if tags, err = e.Images.TagIDs(); err != nil {
+					tags = map[string]digest.Digest{}
+				}
+			}
+			r.Image = imageColumn(c, tags)
 			rows = append(rows, r)
 		}
 	}
@@ -263,4 +273,19 @@ func (f filterFlag) Set(s string) error {
 	}
 	*f.vs = append(*f.vs, s)
 	return nil
+}
+
+// imageColumn is what ps shows as a container's IMAGE, as Docker does: the reference it
+// was created from while that still names its image, else the image's short ID (the
+// tag was removed or moved to another image).
+func imageColumn(c *container.Container, tags map[string]digest.Digest) string {
+	ref := c.Config.Image
+	r, err := reference.Parse(ref)
+	if err != nil || reference.LooksLikeID(ref) || r.Digest != "" {
+		return ref
+	}
+	if id, ok := tags[r.String()]; ok && id.String() == c.Image {
+		return ref
+	}
+	return strings.TrimPrefix(c.Image, "sha256:")[:12]
 }

@@ -990,3 +990,24 @@ func (s *Store) Adopt(img *Image, ref *reference.Ref) error {
 		return nil
 	})
 }
+
+// TagIDs maps each tag in the index ("busybox:latest") to the ID of the image it names,
+// from index.json alone where entries carry their ID (older entries are resolved by
+// reading their manifest): what `ps` needs to tell a container whose image lost its tag.
+func (s *Store) TagIDs() (map[string]digest.Digest, error) {
+	idx, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]digest.Digest{}
+	for _, d := range idx.Manifests {
+		name := refName(d)
+		if name == "" {
+			continue
+		}
+		if id, err := s.imageID(d); err == nil {
+			out[name] = id
+		}
+	}
+	return out, nil
+}
