@@ -135,23 +135,15 @@ func cmdPull(ctx context.Context, a *app, args []string) error {
 	if defaultedTag(args[0]) && !f.quiet {
 		fmt.Fprintln(a.stdout, "Using default tag: latest")
 	}
-	var pr *progress
 	if !f.quiet {
-		pr = newProgress(a.stdout)
-		o.Progress = pr.event
+		o.Progress = newProgress(a.stdout).event
 	}
 	res, err := e.Pull(ctx, args[0], o)
-	pr.finish()
 	if err != nil {
 		return err
 	}
 	if !f.quiet {
-		fmt.Fprintf(a.stdout, "Digest: %s\n", res.Digest)
-		if res.UpToDate {
-			fmt.Fprintf(a.stdout, "Status: Image is up to date for %s\n", r)
-		} else {
-			fmt.Fprintf(a.stdout, "Status: Downloaded newer image for %s\n", r)
-		}
+		pullStatus(a.stdout, res.Digest.String(), res.UpToDate, r)
 	}
 	fmt.Fprintln(a.stdout, r.Full())
 	return nil
@@ -162,20 +154,13 @@ func cmdPull(ctx context.Context, a *app, args []string) error {
 // container's own output stays alone on stdout. A failed pull exits 125.
 func pullForRun(ctx context.Context, a *app, e *engine.Engine, ref, policy string) error {
 	o := registryOptions(nil)
-	var pr *progress
 	_, err := e.EnsureImage(ctx, ref, policy, o, func(r reference.Ref, o *registry.Options) {
 		if policy != engine.PullAlways {
 			fmt.Fprintf(a.stderr, "Unable to find image '%s' locally\n", r)
 		}
-		pr = newProgress(a.stderr)
-		o.Progress = pr.event
+		o.Progress = newProgress(a.stderr).event
 	}, func(res *registry.PullResult) {
-		fmt.Fprintf(a.stderr, "Digest: %s\n", res.Digest)
-		if res.UpToDate {
-			fmt.Fprintf(a.stderr, "Status: Image is up to date for %s\n", res.Ref)
-		} else {
-			fmt.Fprintf(a.stderr, "Status: Downloaded newer image for %s\n", res.Ref)
-		}
+		pullStatus(a.stderr, res.Digest.String(), res.UpToDate, res.Ref)
 	})
 	if err != nil {
 		return &engine.ExitError{Code: 125, Err: err}
@@ -200,14 +185,11 @@ func cmdPush(ctx context.Context, a *app, args []string) error {
 	if defaultedTag(args[0]) && !f.quiet {
 		fmt.Fprintln(a.stdout, "Using default tag: latest")
 	}
-	var pr *progress
 	if !f.quiet {
-		fmt.Fprintf(a.stdout, "The push refers to repository [%s]\n", strings.TrimSuffix(r.Domain+"/"+r.Path, ""))
-		pr = newProgress(a.stdout)
-		o.Progress = pr.event
+		fmt.Fprintf(a.stdout, "The push refers to repository [%s]\n", r.Domain+"/"+r.Path)
+		o.Progress = newProgress(a.stdout).event
 	}
 	res, err := e.Push(ctx, args[0], o)
-	pr.finish()
 	if err != nil {
 		return err
 	}
@@ -332,7 +314,15 @@ func (p *progress) event(ev registry.Event) {
 	fmt.Fprintf(p.w, "\x1b[%dA\r\x1b[2K%s\r\x1b[%dB", up, line, up)
 }
 
-func (p *progress) finish() {}
+// pullStatus prints the end of a pull as Docker does: the digest and what happened.
+func pullStatus(w io.Writer, digest string, upToDate bool, ref fmt.Stringer) {
+	fmt.Fprintf(w, "Digest: %s\n", digest)
+	if upToDate {
+		fmt.Fprintf(w, "Status: Image is up to date for %s\n", ref)
+	} else {
+		fmt.Fprintf(w, "Status: Downloaded newer image for %s\n", ref)
+	}
+}
 
 // bar is Docker's progress bar: 50 columns, then current/total in decimal units.
 func bar(cur, total int64) string {

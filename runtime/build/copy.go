@@ -373,10 +373,11 @@ type layerWriter struct {
 	done   map[string]bool
 	newDir entry // template for parents the image lacks
 	buf    []byte
+	clamp  *time.Time // SOURCE_DATE_EPOCH: mtimes are capped at it (reproducible layers)
 }
 
 func writeLayer(ctx context.Context, w io.Writer, img tree, entries []entry, own *owner) error {
-	lw := &layerWriter{ctx: ctx, tw: tar.NewWriter(w), img: img, done: map[string]bool{}, buf: make([]byte, 128<<10)}
+	lw := &layerWriter{ctx: ctx, tw: tar.NewWriter(w), img: img, done: map[string]bool{}, buf: make([]byte, 128<<10), clamp: engine.SourceDateEpoch()}
 	lw.newDir = entry{typ: tar.TypeDir, mode: 0o755}
 	if len(entries) > 0 {
 		lw.newDir.mtime = entries[0].mtime
@@ -426,8 +427,8 @@ func (w *layerWriter) header(e entry) error {
 		Format: tar.FormatPAX, Typeflag: e.typ, Name: e.name, Mode: e.mode, Uid: e.uid, Gid: e.gid,
 		ModTime: e.mtime, Linkname: e.link, Devmajor: e.devmajor, Devminor: e.devminor,
 	}
-	if c := engine.SourceDateEpoch(); c != nil && hdr.ModTime.After(*c) {
-		hdr.ModTime = *c // reproducible: see engine.SourceDateEpoch
+	if w.clamp != nil && hdr.ModTime.After(*w.clamp) {
+		hdr.ModTime = *w.clamp // reproducible: see engine.SourceDateEpoch
 	}
 	if e.typ == tar.TypeDir {
 		hdr.Name += "/"
